@@ -1,0 +1,53 @@
+"""The FastAPI application. `create_app` takes everything it needs; it opens nothing itself."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.responses import error
+from api.routes import events, health, track
+from api.state import AppState
+from shared.queue import events_queue
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
+    app = FastAPI(
+        title="trackhouse",
+        summary="Event-tracking ingestion: validate, queue on Redis, store in ClickHouse.",
+        version="0.1.0",
+    )
+    app.state.trackhouse = AppState(settings, redis, events_queue(redis, settings), open_store)
+    app.include_router(track.router)
+    app.include_router(events.router)
+    app.include_router(health.router)
+
+    # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
+        field = ".".join(str(part) for part in first["loc"][1:]) or "request"
+        return error(400, f"{field}: {first['msg']}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if request.url.path == "/api/events/track":
+            return JSONResponse({"error": "Failed to track event", "details": type(exc).__name__}, status_code=500)
+        return error(500, "Internal server error")
+
+    return app

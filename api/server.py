@@ -1,0 +1,81 @@
+"""Serving the app with uvicorn, in both topologies.
+
+`run_embedded` (`trackhouse up`): one process owns everything: a redis-server child
+(unless TRACKHOUSE_REDIS_URL is set), the chDB engine, worker threads and the API.
+`run_api` (`trackhouse api`): the API alone, for a ClickHouse server and worker processes
+scaled on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from shared.clickhouse import open_client
+from shared.migrate import migrate
+from shared.queue import connect_redis
+from shared.redis_server import RedisServer
+from shared.settings import Settings
+from worker.runner import WorkerThreads
+
+log = logging.getLogger(__name__)
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the signal that stopped it once it has drained; without this,
+    # SIGTERM's default action would kill us before workers and Redis are shut down.
+    raise KeyboardInterrupt
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30, proxy_headers=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
+
+
+def run_embedded(settings: Settings) -> None:
+    redis_server: RedisServer | None = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        redis_server = RedisServer(settings.data_dir / "redis")
+        redis_url = redis_server.start()
+    try:
+        store = open_client(settings.store_url)
+        migrate(store, settings.clickhouse_database)
+        redis = connect_redis(redis_url)
+        workers = WorkerThreads(redis, settings)
+        workers.start()
+        try:
+            log.info("trackhouse up: API on http://%s:%d, Redis %s, store %s",
+                     settings.host, settings.port, redis_url, settings.store_url)
+            serve(create_app(settings, redis=redis, open_store=lambda: store), settings)
+        finally:
+            workers.stop()
+            redis.close()
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+        log.info("trackhouse stopped")
+
+
+def run_api(settings: Settings) -> None:
+    if not settings.redis_url:
+        raise SystemExit("trackhouse api needs TRACKHOUSE_REDIS_URL (or run `trackhouse up` for the embedded mode)")
+    if settings.uses_chdb:
+        # The worker process owns the chDB engine; the API opens it only if asked to read.
+        log.warning("store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs")
+    else:
+        migrate(open_client(settings.store_url), settings.clickhouse_database)
+    redis = connect_redis(settings.redis_url)
+    serve(create_app(settings, redis=redis, open_store=lambda: open_client(settings.store_url)), settings)

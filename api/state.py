@@ -1,0 +1,37 @@
+"""What the routes need from the process, built once by the entry point and stored on the app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+from fastapi import Request
+from redis import Redis
+from rq import Queue
+
+from shared.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    redis: Redis
+    queue: Queue
+    open_store: Callable[[], Client]
+    """Opens the ClickHouse client on first use: with chDB in split mode the worker
+    process owns the engine, so the API must not open it unless asked to read."""
+    _store: Client | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def store(self) -> Client:
+        with self._lock:
+            if self._store is None:
+                self._store = self.open_store()
+            return self._store
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.trackhouse
+    return state

@@ -1,0 +1,255 @@
+"""One tracked event: validation at the edge, then the JSON-safe row that travels on the queue.
+
+`parse_event(obj, context)` is the only way in. It raises `EventError` (a field and a
+problem) for anything a client got wrong, and returns a dict keyed by
+`shared.schema.EVENT_COLUMNS` whose values are plain JSON (no pickle on the queue).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.schema import EVENT_COLUMNS
+
+# DateTime64(3) holds 1900-01-01 .. 2299-12-31 23:59:59.999; outside it ClickHouse would clamp silently.
+_MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+_MAX_TIME = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+
+
+class EventError(ValueError):
+    """A client error in one event: `field` names the culprit, `problem` says what is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class MissingFieldError(EventError):
+    """The one required field is absent or null; the contract fixes this message."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, "missing")
+
+    @property
+    def message(self) -> str:
+        return f"Missing required field: {self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What the request itself says about the event; fills the fields the client left out."""
+
+    received_at: datetime
+    ip_address: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """json.loads without Python's NaN/Infinity extension (ClickHouse and browsers reject them)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = loads_strict(value)
+        except ValueError:
+            raise PydanticCustomError("json_object", "must be a JSON object or a string holding one") from None
+    if not isinstance(value, dict):
+        raise PydanticCustomError("json_object", "must be a JSON object or a string holding one")
+    return value
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        try:
+            value = loads_strict(value)
+        except ValueError:
+            raise PydanticCustomError("tags", "must be an array of strings or a string holding one") from None
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise PydanticCustomError("tags", "must be an array of strings or a string holding one")
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise PydanticCustomError("timestamp", "must be an ISO-8601 date string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PydanticCustomError("timestamp", "must be an ISO-8601 date string, got {value!r}",
+                                  {"value": value[:64]}) from None
+    if parsed.tzinfo is None:  # No offset given: the contract's times are UTC.
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    if not _MIN_TIME <= parsed <= _MAX_TIME:
+        raise PydanticCustomError("timestamp", "must be between 1900-01-01 and 2299-12-31")
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+
+
+def _ip(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("ip", "must be a string")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise PydanticCustomError("ip", "must be an IPv4 or IPv6 address") from None
+
+
+Text = Annotated[str | None, Field(default=None, strict=True)]
+JsonObject = Annotated[dict[str, Any] | None, BeforeValidator(_json_object), Field(default=None)]
+Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp), Field(default=None)]
+NonNegative = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+class TrackEvent(BaseModel):
+    """The request body of POST /api/events/track, field for field as the contract lists it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: Annotated[str, Field(strict=True)]
+    event_id: Text
+    event_time: Timestamp
+    event_attributes: JsonObject
+
+    link_id: Text
+    link_slug: Text
+    link_label: Text
+    link_title: Text
+    link_original_url: Text
+    link_attributes: JsonObject
+    link_created_at: Timestamp
+    link_expires_at: Timestamp
+    link_tags: Annotated[list[str] | None, BeforeValidator(_tags), Field(default=None)]
+
+    user_id: Text
+    user_name: Text
+    user_email: Text
+    user_attributes: JsonObject
+
+    team_id: Text
+    team_name: Text
+    team_attributes: JsonObject
+    project_id: Text
+    project_name: Text
+    project_attributes: JsonObject
+
+    qr_code_id: Text
+    qr_code_name: Text
+    qr_code_attributes: JsonObject
+
+    visitor_id: Text
+    session_id: Text
+    ip_address: Annotated[str | None, BeforeValidator(_ip), Field(default=None)]
+    country: Text
+    city: Text
+    device_type: Text
+    browser: Text
+    os: Text
+    user_agent: Text
+
+    referrer: Text
+    utm_source: Text
+    utm_medium: Text
+    utm_campaign: Text
+    utm_term: Text
+    utm_content: Text
+
+    time_spent_sec: NonNegative = 0
+    is_bounce: Flag = True
+    is_qr_scan: Flag = False
+    conversion_type: Text
+    conversion_value: Annotated[float, Field(strict=True, allow_inf_nan=False)] = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        # A JSON null takes the field's default, as if it had not been sent.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @model_validator(mode="after")
+    def _event_type_not_blank(self) -> TrackEvent:
+        if not self.event_type.strip():
+            raise PydanticCustomError("blank", "must not be empty")
+        return self
+
+
+_PROBLEMS = {
+    "string_type": "must be a string",
+    "bool_type": "must be a boolean (true or false)",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "greater_than_equal": "must be >= 0",
+}
+
+
+def _first_error(exc: ValidationError) -> EventError:
+    error = exc.errors(include_url=False)[0]
+    loc = error["loc"]
+    field = str(loc[0]) if loc else "event_type"  # model-level checks concern event_type only
+    return EventError(field, _PROBLEMS.get(error["type"], error["msg"]))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _dump_json(value: dict[str, Any] | None) -> str:
+    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
+    """Validate one decoded JSON value and return its queue row (keys = EVENT_COLUMNS)."""
+    if not isinstance(obj, dict):
+        raise EventError("body", "must be a JSON object")
+    if obj.get("event_type") is None:
+        raise MissingFieldError("event_type")
+    try:
+        event = TrackEvent.model_validate(obj)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+
+    fields = event.model_dump()
+    row: dict[str, Any] = {}
+    for column in EVENT_COLUMNS:
+        value = fields.get(column)
+        if isinstance(value, datetime):
+            value = _iso(value)
+        elif column.endswith("_attributes"):
+            value = _dump_json(value)
+        row[column] = value
+
+    row["event_id"] = event.event_id or str(uuid.uuid4())
+    row["event_time"] = _iso(event.event_time or context.received_at)
+    row["received_at"] = _iso(context.received_at)
+    row["visitor_id"] = event.visitor_id or str(uuid.uuid4())
+    row["session_id"] = event.session_id or str(uuid.uuid4())
+    row["ip_address"] = event.ip_address or context.ip_address or ""
+    row["user_agent"] = event.user_agent if event.user_agent is not None else (context.user_agent or "")
+    row["referrer"] = event.referrer if event.referrer is not None else (context.referrer or "")
+    row["link_tags"] = event.link_tags or []
+    for column, value in row.items():
+        if value is None and column not in ("link_created_at", "link_expires_at"):
+            row[column] = ""  # absent optional strings are stored empty, as ClickHouse prefers
+    return row

@@ -1,0 +1,47 @@
+"""The Redis queue between the API and the workers.
+
+Jobs are RQ jobs with RQ's JSON serializer (never pickle: pickle lets anyone who can
+write to Redis run code in the workers). A job calls `worker.jobs.insert_events` by
+dotted path with one argument: a list of rows from `shared.event.parse_event`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from shared.settings import Settings
+
+INSERT_EVENTS = "worker.jobs.insert_events"
+
+
+def connect_redis(url: str) -> Redis:
+    # RQ stores zlib-compressed bytes: no decode_responses. health_check_interval
+    # revalidates pooled connections that sat idle across a Redis restart.
+    return Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5, socket_timeout=30)
+
+
+def events_queue(redis: Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+
+
+def retry_policy(settings: Settings) -> Retry | None:
+    intervals = settings.retry_intervals_seconds
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -> Job:
+    """Queue one insert job holding `rows`; returns once Redis has acknowledged it."""
+    return queue.enqueue(
+        INSERT_EVENTS,
+        args=(rows,),
+        retry=retry_policy(settings),
+        job_timeout=settings.job_timeout_seconds,
+        result_ttl=settings.result_ttl_seconds,
+        failure_ttl=settings.failure_ttl_seconds,
+        description=f"insert {len(rows)} event(s)",
+    )

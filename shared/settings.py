@@ -1,0 +1,86 @@
+"""The one settings object. Built by the entry points (`shared.cli`), then passed down.
+
+Nothing reads the environment at import time: tests build `Settings(...)` directly.
+Every variable takes the prefix `TRACKHOUSE_` (e.g. `TRACKHOUSE_PORT=9000`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACKHOUSE_", extra="ignore")
+
+    # --- HTTP ---
+    host: str = "127.0.0.1"
+    """Address the API binds to. Loopback by default; compose sets 0.0.0.0."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest request body accepted (bytes); larger bodies get 413."""
+
+    # --- storage locations ---
+    data_dir: Path = Path("./data")
+    """Embedded Redis (AOF) and chDB files live here."""
+    redis_url: str | None = None
+    """`redis://…` or `unix://…`. Unset: `trackhouse up` starts its own redis-server under data_dir."""
+    clickhouse_url: str | None = None
+    """`http(s)://user:pass@host:8123` for a server, `chdb:///abs/path` for the embedded engine.
+    Unset: `chdb://<data_dir>/clickhouse`."""
+    clickhouse_database: str = "trackhouse"
+
+    # --- access ---
+    admin_token: SecretStr | None = None
+    """Bearer token for the read endpoints. Unset: those endpoints answer 403."""
+
+    # --- queue and workers ---
+    queue_name: str = "trackhouse-events"
+    job_timeout_seconds: int = Field(default=120, ge=1)
+    """Longest a single insert job may run before RQ fails it (and retries it)."""
+    retry_intervals_seconds: list[int] = Field(default=[1, 5, 30, 120, 600, 1800])
+    """Back-off before each retry of a failed insert; the length is the number of retries.
+    Default: 7 attempts spread over ~43 minutes, enough to ride out a store restart."""
+    result_ttl_seconds: int = Field(default=0, ge=0)
+    """How long a finished job stays in Redis. 0: deleted at once; the row in ClickHouse is the result."""
+    failure_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    """How long a job that exhausted its retries stays in the FailedJobRegistry (rq-dashboard)."""
+    worker_ttl_seconds: int = Field(default=60, ge=20)
+    """Heartbeat TTL of a worker; a dead worker's job is recovered after it lapses."""
+    scheduler_interval_seconds: int = Field(default=1, ge=1)
+    """How often due retries are moved back onto the queue."""
+    embedded_workers: int = Field(default=1, ge=1, le=16)
+    """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
+
+    log_level: str = "INFO"
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        # Database names are spliced into DDL (identifiers cannot be bound parameters).
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
+    @field_validator("retry_intervals_seconds")
+    @classmethod
+    def _non_negative(cls, value: list[int]) -> list[int]:
+        if any(v < 0 for v in value):
+            raise ValueError("intervals must be >= 0")
+        return value
+
+    @property
+    def store_url(self) -> str:
+        """The ClickHouse URL in force: the configured one, else the embedded chDB path."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def uses_chdb(self) -> bool:
+        return self.store_url.startswith("chdb://")

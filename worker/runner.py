@@ -1,0 +1,176 @@
+"""Running RQ workers: as their own process (`trackhouse worker`) or as threads inside the
+process that owns the chDB engine (`trackhouse up`).
+
+Workers are `SimpleWorker`s: the job runs in the worker itself, not in a forked horse,
+so one long-lived ClickHouse client (and, with chDB, the one engine) serves every job.
+
+Retries: jobs carry `Retry(max, interval)`, which parks a failed job in the scheduled
+registry; a scheduler must move it back when due. RQ's own scheduler forks a process,
+which is unsafe in a process running chDB's threads, so `SchedulerThread` runs the same
+RQScheduler steps in a thread instead. One scheduler per queue holds the lock; every
+worker process runs one, so retries keep flowing as long as any worker is alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import StopRequested
+from rq.job import Job
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+from rq.worker import SimpleWorker
+
+from shared.clickhouse import open_client
+from shared.queue import events_queue
+from shared.settings import Settings
+from worker.jobs import bind_writer
+from worker.writer import EventWriter, Writer
+
+log = logging.getLogger(__name__)
+
+_POLL_SECONDS = 1
+"""Longest an idle worker blocks on Redis before it looks at its stop flag again."""
+
+
+class EventWorker(SimpleWorker):
+    """A SimpleWorker that can be stopped from another thread.
+
+    RQ's stop path goes through signal handlers, which exist only in the main thread,
+    and an idle worker blocks on Redis for `worker_ttl - 15` seconds. Here the blocking
+    dequeue is cut into `_POLL_SECONDS` slices so `stop()` takes effect within one.
+    """
+
+    def __init__(self, *args: Any, in_thread: bool = False, **kwargs: Any) -> None:
+        if in_thread:  # SIGALRM-based job timeouts only work in the main thread
+            self.death_penalty_class = TimerDeathPenalty
+        super().__init__(*args, **kwargs)
+        self._in_thread = in_thread
+
+    def stop(self) -> None:
+        """Warm stop: finish the current job, take no new one."""
+        self._stop_requested = True
+
+    def _install_signal_handlers(self) -> None:
+        if not self._in_thread:
+            super()._install_signal_handlers()
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        if self._in_thread:  # e.g. RQ's "shutdown" command arriving over pub/sub
+            self.stop()
+        else:
+            super().request_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        if timeout is None:  # burst mode: a non-blocking pop, nothing to slice
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            result = super().dequeue_job_and_maintain_ttl(_POLL_SECONDS, max_idle_time=_POLL_SECONDS)
+            if result is not None:
+                return result
+        raise StopRequested()
+
+
+class SchedulerThread(threading.Thread):
+    """Moves due retries (RQ's scheduled registry) back onto the queue, in a thread."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        super().__init__(name="rq-scheduler", daemon=True)
+        self._scheduler = RQScheduler(
+            [settings.queue_name], connection=redis, interval=settings.scheduler_interval_seconds,
+            serializer=JSONSerializer,
+        )
+        self._interval = settings.scheduler_interval_seconds
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        scheduler = self._scheduler
+        while not self._stopping.is_set():
+            try:
+                if scheduler.should_reacquire_locks:
+                    scheduler.acquire_locks()
+                if scheduler.acquired_locks:
+                    scheduler.heartbeat()
+                    scheduler.enqueue_scheduled_jobs()
+            except Exception:  # Redis away: keep trying, the workers log the outage too
+                log.warning("scheduler pass failed; retrying", exc_info=True)
+            self._stopping.wait(self._interval)
+        try:
+            scheduler.release_locks()
+        except Exception:
+            log.warning("could not release scheduler locks", exc_info=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def make_writer(settings: Settings) -> EventWriter:
+    return EventWriter(open_client(settings.store_url), settings.clickhouse_database)
+
+
+def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str | None = None) -> EventWorker:
+    return EventWorker(
+        [events_queue(redis, settings)],
+        connection=redis,
+        serializer=JSONSerializer,
+        worker_ttl=settings.worker_ttl_seconds,
+        in_thread=in_thread,
+        name=name,
+    )
+
+
+def run_worker_process(redis: Redis, settings: Settings, *, burst: bool = False) -> None:
+    """`trackhouse worker`: one worker in the main thread (RQ's signal handling: SIGTERM
+    finishes the current job, a second one abandons it to be retried), plus a scheduler."""
+    bind_writer(make_writer(settings))
+    scheduler = SchedulerThread(redis, settings)
+    scheduler.start()
+    try:
+        make_worker(redis, settings, in_thread=False).work(burst=burst, logging_level=settings.log_level)
+    finally:
+        scheduler.stop()
+        scheduler.join(timeout=5)
+
+
+class WorkerThreads:
+    """`trackhouse up`: N workers as threads of the API process, sharing its chDB engine."""
+
+    def __init__(self, redis: Redis, settings: Settings, *, writer_factory: Any = None) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._writer_factory = writer_factory or make_writer
+        self._workers: list[EventWorker] = []
+        self._threads: list[threading.Thread] = []
+        self._scheduler = SchedulerThread(redis, settings)
+
+    def _run(self, worker: EventWorker, writer: Writer) -> None:
+        bind_writer(writer)
+        worker.work(logging_level=self._settings.log_level)
+
+    def start(self) -> None:
+        for index in range(self._settings.embedded_workers):
+            worker = make_worker(self._redis, self._settings, in_thread=True)
+            writer = self._writer_factory(self._settings)
+            thread = threading.Thread(target=self._run, args=(worker, writer), name=f"rq-worker-{index}", daemon=True)
+            self._workers.append(worker)
+            self._threads.append(thread)
+            thread.start()
+        self._scheduler.start()
+        log.info("started %d worker thread(s) on queue %s", len(self._threads), self._settings.queue_name)
+
+    def stop(self, timeout_seconds: float | None = None) -> None:
+        """Warm stop: running jobs finish (bounded by the job timeout), queued ones stay queued."""
+        self._scheduler.stop()
+        for worker in self._workers:
+            worker.stop()
+        for thread in self._threads:
+            thread.join(timeout=timeout_seconds)
+        self._scheduler.join(timeout=5)
+        log.info("worker threads stopped")
