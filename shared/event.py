@@ -95,8 +95,9 @@ def _timestamp(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise PydanticCustomError("timestamp", "must be an ISO-8601 date string, got {value!r}",
-                                  {"value": value[:64]}) from None
+        raise PydanticCustomError(
+            "timestamp", "must be an ISO-8601 date string, got '{value}'", {"value": value[:64]}
+        ) from None
     if parsed.tzinfo is None:  # No offset given: the contract's times are UTC.
         parsed = parsed.replace(tzinfo=UTC)
     parsed = parsed.astimezone(UTC)
@@ -174,11 +175,11 @@ class TrackEvent(BaseModel):
     utm_term: Text
     utm_content: Text
 
-    time_spent_sec: NonNegative = 0
+    time_spent_sec: NonNegative = 0.0
     is_bounce: Flag = True
     is_qr_scan: Flag = False
     conversion_type: Text
-    conversion_value: Annotated[float, Field(strict=True, allow_inf_nan=False)] = 0
+    conversion_value: Annotated[float, Field(strict=True, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from redis import Redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -21,8 +23,15 @@ INSERT_EVENTS = "worker.jobs.insert_events"
 
 def connect_redis(url: str) -> Redis:
     # RQ stores zlib-compressed bytes: no decode_responses. health_check_interval
-    # revalidates pooled connections that sat idle across a Redis restart.
-    return Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5, socket_timeout=30)
+    # revalidates pooled connections that sat idle across a Redis restart. A few quick
+    # retries ride out a blip; an outage fails within about a second (the API answers 500).
+    return Redis.from_url(
+        url,
+        health_check_interval=30,
+        socket_connect_timeout=2,
+        socket_timeout=30,
+        retry=RedisRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
+    )
 
 
 def events_queue(redis: Redis, settings: Settings) -> Queue:

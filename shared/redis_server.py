@@ -118,7 +118,11 @@ class RedisServer:
         ]
         if self._socket:
             args += ["--unixsocket", str(self._socket), "--unixsocketperm", "700"]
-        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        # Own session: a Ctrl-C in the terminal reaches us, not Redis; we stop Redis last,
+        # after the workers have acknowledged their jobs.
+        self._process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, start_new_session=True
+        )
         deadline = time.monotonic() + timeout_seconds
         client = Redis.from_url(self.url, socket_connect_timeout=1)
         try:

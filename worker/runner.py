@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from redis import Redis
@@ -165,12 +166,15 @@ class WorkerThreads:
         self._scheduler.start()
         log.info("started %d worker thread(s) on queue %s", len(self._threads), self._settings.queue_name)
 
-    def stop(self, timeout_seconds: float | None = None) -> None:
-        """Warm stop: running jobs finish (bounded by the job timeout), queued ones stay queued."""
+    def stop(self) -> None:
+        """Warm stop: running jobs finish (bounded by the job timeout), queued ones stay queued.
+        A worker stuck reconnecting to an absent Redis is left behind (daemon thread): its
+        job, if any, is still in Redis and is recovered as abandoned."""
         self._scheduler.stop()
         for worker in self._workers:
             worker.stop()
+        deadline = time.monotonic() + self._settings.job_timeout_seconds + 5
         for thread in self._threads:
-            thread.join(timeout=timeout_seconds)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._scheduler.join(timeout=5)
         log.info("worker threads stopped")

@@ -1,0 +1,78 @@
+"""Shared fixtures. Real parts: one redis-server and one chDB engine per test session.
+
+chDB allows one engine per process, so the session opens one data directory and each
+test gets its own database in it; Redis is flushed between tests.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+from clickhouse_connect.driver.client import Client
+from redis import Redis
+
+from shared.clickhouse import open_client
+from shared.migrate import migrate
+from shared.queue import connect_redis
+from shared.redis_server import RedisServer
+from shared.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Iterator[Path]:
+    # Short path: unix sockets must fit in 108 bytes.
+    with tempfile.TemporaryDirectory(prefix="th-") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def redis_server(session_dir: Path) -> Iterator[RedisServer]:
+    with RedisServer(session_dir / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def real_redis(redis_server: RedisServer) -> Iterator[Redis]:
+    client = connect_redis(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fake_redis() -> Redis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture(scope="session")
+def chdb_url(session_dir: Path) -> str:
+    return f"chdb://{session_dir / 'clickhouse'}"
+
+
+@pytest.fixture(scope="session")
+def store(chdb_url: str) -> Client:
+    return open_client(chdb_url)
+
+
+@pytest.fixture
+def settings(session_dir: Path, chdb_url: str) -> Settings:
+    """Settings for one test: its own database and queue name; fast retries."""
+    return Settings(
+        data_dir=session_dir,
+        clickhouse_url=chdb_url,
+        clickhouse_database=f"t_{uuid.uuid4().hex[:12]}",
+        admin_token="test-admin-token",
+        retry_intervals_seconds=[0, 0],
+    )
+
+
+@pytest.fixture
+def migrated(store: Client, settings: Settings) -> Iterator[Client]:
+    migrate(store, settings.clickhouse_database)
+    yield store
+    store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")

@@ -1,0 +1,159 @@
+"""POST → real Redis → RQ worker → chDB, in one process; faults injected at the writer seam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from redis import Redis
+from rq.registry import FailedJobRegistry
+
+from shared.migrate import load_migrations, migrate
+from shared.queue import connect_redis, events_queue
+from shared.redis_server import RedisServer
+from shared.schema import EVENT_COLUMNS
+from shared.settings import Settings
+from tests.support.apps import api_client
+from tests.support.builders import basic_event, detailed_event, stringly_event
+from tests.support.workers import FailingWriter, count_rows, drain, real_writer
+
+pytestmark = pytest.mark.integration
+TRACK = "/api/events/track"
+AUTH = {"Authorization": "Bearer test-admin-token"}
+
+
+def track_and_store(settings: Settings, redis: Redis, store: Client, event: dict[str, Any],
+                    **headers: str) -> dict[str, Any]:
+    client = api_client(settings, redis, store)
+    response = client.post(TRACK, json=event, headers=headers)
+    assert response.status_code == 201, response.text
+    drain(redis, settings, real_writer(store, settings))
+    read = client.get(f"/api/events/{response.json()['event_id']}", headers=AUTH)
+    assert read.status_code == 200, read.text
+    stored: dict[str, Any] = read.json()
+    return stored
+
+
+def test_schema_matches_the_code_and_migrations_are_idempotent(migrated: Client, settings: Settings) -> None:
+    db = settings.clickhouse_database
+    described = [row[0] for row in migrated.query(f"DESCRIBE TABLE {db}.events").result_rows]
+    assert described == [*EVENT_COLUMNS, "inserted_at"]
+    assert migrate(migrated, db) == []  # nothing left to apply
+    versions = {row[0] for row in migrated.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
+    assert versions == {m.version for m in load_migrations()}
+
+
+def test_detailed_example_arrives_field_for_field(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    stored = track_and_store(settings, real_redis, migrated, detailed_event(),
+                             **{"User-Agent": "Mozilla/5.0 test", "Referer": "https://mail.example/"})
+    expected = detailed_event()
+    for field in expected:
+        assert stored[field] == expected[field], field
+    assert stored["ip_address"] == "203.0.113.7"
+    assert stored["user_agent"] == "Mozilla/5.0 test" and stored["referrer"] == "https://mail.example/"
+    assert stored["is_qr_scan"] is False and stored["link_tags"] == []
+    assert stored["session_id"] and stored["event_time"].endswith("Z")
+    assert stored["inserted_at"] >= stored["received_at"]
+
+
+def test_json_strings_offsets_and_unicode_arrive_normalised(real_redis: Redis, migrated: Client,
+                                                            settings: Settings) -> None:
+    sent = stringly_event()
+    stored = track_and_store(settings, real_redis, migrated, sent)
+    assert stored["event_id"] == "evt-ünïcode-1"
+    assert stored["event_time"] == "2024-05-01T12:30:15.123Z"
+    assert stored["link_created_at"] == "2024-02-01T04:00:00.000Z"
+    assert stored["link_expires_at"] == "2025-01-01T00:00:00.000Z"
+    assert stored["event_attributes"] == {"page": "/über", "emoji": "🎉", "nested": {"n": [1, 2]}}
+    assert stored["link_attributes"] == {"campaign": "été"}
+    assert stored["link_tags"] == ["promo", "été", "标签"]
+    assert stored["time_spent_sec"] == 12.5 and stored["is_qr_scan"] is True
+    for field in ("link_label", "link_title", "user_name", "team_name", "city", "ip_address", "user_agent"):
+        assert stored[field] == sent[field], field
+    partition = migrated.command(
+        f"SELECT _partition_id FROM {settings.clickhouse_database}.events WHERE event_id = {{id:String}}",
+        parameters={"id": sent["event_id"]},
+    )
+    assert str(partition) == "202405"  # monthly partitions, by the UTC event time
+
+
+def test_unknown_event_is_404_until_stored(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    client = api_client(settings, real_redis, migrated)
+    event_id = client.post(TRACK, json=basic_event()).json()["event_id"]
+    assert client.get(f"/api/events/{event_id}", headers=AUTH).json() == {"error": "Event not found"}
+    drain(real_redis, settings, real_writer(migrated, settings))
+    assert client.get(f"/api/events/{event_id}", headers=AUTH).status_code == 200
+
+
+def test_readyz_with_real_parts(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    response = api_client(settings, real_redis, migrated).get("/readyz")
+    assert response.status_code == 200 and response.json() == {"status": "ready", "redis": "ok", "store": "ok"}
+
+
+def test_a_retried_job_does_not_duplicate_rows(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    client = api_client(settings, real_redis, migrated)
+    for i in range(5):
+        client.post(TRACK, json=basic_event(event_id=f"retry-{i}"))
+    # The insert succeeds but the worker fails before acknowledging: RQ retries the job.
+    writer = FailingWriter(real_writer(migrated, settings), failures=5, after_insert=True)
+    drain(real_redis, settings, writer)
+    assert writer.calls > 5
+    assert count_rows(migrated, settings) == 5  # plain count: deduplicated at insert time
+
+
+def test_transient_store_failures_are_retried(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    client = api_client(settings, real_redis, migrated)
+    client.post(TRACK, json=basic_event(event_id="transient"))
+    writer = FailingWriter(real_writer(migrated, settings), failures=2)  # 2 retries allowed
+    drain(real_redis, settings, writer)
+    assert writer.calls == 3
+    assert count_rows(migrated, settings) == 1
+    assert FailedJobRegistry(settings.queue_name, connection=real_redis).count == 0
+
+
+def test_a_job_whose_store_keeps_failing_lands_in_the_failed_registry(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    client = api_client(settings, real_redis, migrated)
+    client.post(TRACK, json=basic_event(event_id="doomed"))
+    drain(real_redis, settings, FailingWriter(real_writer(migrated, settings), failures=100))
+    queue = events_queue(real_redis, settings)
+    registry = FailedJobRegistry(queue=queue)
+    [job_id] = registry.get_job_ids()
+    job = queue.fetch_job(job_id)
+    assert job is not None and job.retries_left == 0
+    assert job.args[0][0]["event_id"] == "doomed"  # the event waits there, ready to requeue
+    assert "injected store failure #3" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]
+    assert count_rows(migrated, settings) == 0
+
+
+def test_redis_down_at_the_api_gives_the_500_body(tmp_path: Path, settings: Settings) -> None:
+    with RedisServer(Path(tmp_path) / "r") as server:
+        client = api_client(settings, connect_redis(server.url))
+        assert client.post(TRACK, json=basic_event()).status_code == 201
+        server.stop()
+        response = client.post(TRACK, json=basic_event())
+    assert response.status_code == 500
+    assert response.json()["error"] == "Failed to track event" and response.json()["details"]
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
+def test_queued_events_survive_a_redis_restart(kill: bool, migrated: Client, settings: Settings) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="th-r-") as directory:
+        server = RedisServer(Path(directory))
+        redis = connect_redis(server.start())
+        client = api_client(settings, redis, migrated)
+        ids = [client.post(TRACK, json=basic_event()).json()["event_id"] for _ in range(20)]
+        server.stop(kill=kill)
+        server.start()  # same directory: the AOF is replayed
+        try:
+            assert events_queue(redis, settings).count == 20
+            drain(redis, settings, real_writer(migrated, settings))
+        finally:
+            server.stop()
+    stored = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
+    assert sorted(row[0] for row in stored) == sorted(ids)
