@@ -1,0 +1,109 @@
+"""Both topologies as real processes: `trackhouse up` (one process owns chDB, Redis child,
+worker threads) and `trackhouse api` + `trackhouse worker` scaled apart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq.registry import StartedJobRegistry
+
+from shared.queue import connect_redis, events_queue
+from shared.redis_server import RedisServer, free_port
+from shared.settings import Settings
+from tests.support.apps import api_client
+from tests.support.builders import basic_event, detailed_event
+from tests.support.processes import dump_event_ids, http, trackhouse, wait_for
+
+pytestmark = pytest.mark.integration
+TOKEN = "embedded-admin-token"
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="th-up-") as path:
+        yield Path(path)
+
+
+def start_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {"TRACKHOUSE_DATA_DIR": str(data_dir), "TRACKHOUSE_PORT": str(port), "TRACKHOUSE_ADMIN_TOKEN": TOKEN}
+    process = trackhouse(["up"], env, data_dir / "up.log")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
+             timeout_seconds=60, what="trackhouse up to be ready")
+    assert process.poll() is None, (data_dir / "up.log").read_text()
+    return process, base
+
+
+def read_back(base: str, event_id: str) -> dict[str, object]:
+    def stored() -> dict[str, object] | None:
+        status, body = http("GET", f"{base}/api/events/{event_id}", headers={"Authorization": f"Bearer {TOKEN}"})
+        return body if status == 200 else None
+    return wait_for(stored, timeout_seconds=20, what=f"event {event_id} to be stored")
+
+
+def stop(process: subprocess.Popen[bytes], log: Path) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, log.read_text()
+
+
+def test_up_tracks_reads_back_and_stops_cleanly(data_dir: Path) -> None:
+    process, base = start_up(data_dir)
+    try:
+        status, body = http("POST", f"{base}/api/events/track", detailed_event())
+        assert status == 201 and body["message"] == "Event tracked successfully"
+        stored = read_back(base, body["event_id"])
+        assert stored["conversion_value"] == 99.99 and stored["event_attributes"] == {
+            "page": "/checkout", "product_id": "xyz789"}
+        assert stored["ip_address"] == "127.0.0.1"
+    finally:
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+        stop(process, data_dir / "up.log")
+    assert not Path(f"/proc/{redis_pid}").exists()  # Redis was shut down with us
+    assert list((data_dir / "redis").glob("appendonly*"))  # ...leaving its AOF on disk (file or dir by version)
+
+
+def test_up_picks_up_what_was_still_queued(data_dir: Path) -> None:
+    # Events queued while no worker runs (as after a stop with a backlog)...
+    with RedisServer(data_dir / "redis") as server:
+        client = api_client(Settings(data_dir=data_dir), connect_redis(server.url))
+        ids = [client.post("/api/events/track", json=basic_event()).json()["event_id"] for _ in range(10)]
+    # ...are stored by the next `trackhouse up` on the same data directory.
+    process, base = start_up(data_dir)
+    try:
+        for event_id in ids:
+            assert read_back(base, event_id)["event_id"] == event_id
+    finally:
+        stop(process, data_dir / "up.log")
+
+
+def test_api_and_worker_as_separate_processes(data_dir: Path, real_redis: Redis, redis_server: RedisServer,
+                                              settings: Settings) -> None:
+    chdb_url = f"chdb://{data_dir / 'clickhouse'}"
+    api_port = free_port()
+    common = {"TRACKHOUSE_REDIS_URL": redis_server.url, "TRACKHOUSE_CLICKHOUSE_URL": chdb_url}
+    api = trackhouse(["api"], {**common, "TRACKHOUSE_PORT": str(api_port)}, data_dir / "api.log")
+    worker = trackhouse(["worker"], common, data_dir / "worker.log")
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_for(lambda: http("GET", f"{base}/healthz")[0] == 200, timeout_seconds=30, what="the API")
+        ids = []
+        for i in range(30):
+            status, body = http("POST", f"{base}/api/events/track", basic_event(link_id=f"l{i % 3}"))
+            assert status == 201
+            ids.append(body["event_id"])
+        queue = events_queue(real_redis, settings)
+        wait_for(lambda: queue.count == 0 and StartedJobRegistry(queue=queue).count == 0,
+                 timeout_seconds=60, what="the worker to drain the queue")
+    finally:
+        stop(api, data_dir / "api.log")
+        stop(worker, data_dir / "worker.log")
+    assert sorted(dump_event_ids(chdb_url, "trackhouse")) == sorted(ids)
+    assert os.path.exists(data_dir / "clickhouse")

@@ -1,0 +1,65 @@
+"""Running trackhouse as real processes, and talking to them over HTTP (loopback only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def trackhouse(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRACKHOUSE_")}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", *command],
+            env={**clean, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_for(check: Callable[[], T | None], *, timeout_seconds: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except OSError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
+
+
+def dump_event_ids(chdb_url: str, database: str) -> list[str]:
+    """Event ids stored in a chDB directory, read by a fresh process (one engine per process)."""
+    script = (
+        "import json, sys\n"
+        "from shared.clickhouse import open_client\n"
+        "client = open_client(sys.argv[1])\n"
+        "rows = client.query(f'SELECT event_id FROM {sys.argv[2]}.events').result_rows\n"
+        "print(json.dumps([r[0] for r in rows]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, chdb_url, database], cwd=ROOT, check=True,
+                         capture_output=True, timeout=120)
+    ids: list[str] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return ids
