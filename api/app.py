@@ -47,7 +47,9 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if request.url.path == "/api/events/track":
-            return JSONResponse({"error": "Failed to track event", "details": type(exc).__name__}, status_code=500)
+            return JSONResponse(
+                {"error": "Failed to track event", "details": type(exc).__name__}, status_code=500
+            )
         return error(500, "Internal server error")
 
     return app

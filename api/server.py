@@ -8,6 +8,7 @@ scaled on their own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 from types import FrameType
@@ -35,13 +36,15 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 def serve(app: FastAPI, settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30, proxy_headers=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
-    except KeyboardInterrupt:
-        pass
 
 
 def run_embedded(settings: Settings) -> None:
@@ -57,8 +60,13 @@ def run_embedded(settings: Settings) -> None:
         workers = WorkerThreads(redis, settings)
         workers.start()
         try:
-            log.info("trackhouse up: API on http://%s:%d, Redis %s, store %s",
-                     settings.host, settings.port, redis_url, settings.store_url)
+            log.info(
+                "trackhouse up: API on http://%s:%d, Redis %s, store %s",
+                settings.host,
+                settings.port,
+                redis_url,
+                settings.store_url,
+            )
             serve(create_app(settings, redis=redis, open_store=lambda: store), settings)
         finally:
             workers.stop()
@@ -71,10 +79,14 @@ def run_embedded(settings: Settings) -> None:
 
 def run_api(settings: Settings) -> None:
     if not settings.redis_url:
-        raise SystemExit("trackhouse api needs TRACKHOUSE_REDIS_URL (or run `trackhouse up` for the embedded mode)")
+        raise SystemExit(
+            "trackhouse api needs TRACKHOUSE_REDIS_URL (or run `trackhouse up` for the embedded mode)"
+        )
     if settings.uses_chdb:
         # The worker process owns the chDB engine; the API opens it only if asked to read.
-        log.warning("store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs")
+        log.warning(
+            "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
+        )
     else:
         migrate(open_client(settings.store_url), settings.clickhouse_database)
     redis = connect_redis(settings.redis_url)

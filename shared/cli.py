@@ -13,7 +13,9 @@ from shared.settings import Settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trackhouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="everything in one process: Redis, chDB, workers and the API (embedded mode)")
+    commands.add_parser(
+        "up", help="everything in one process: Redis, chDB, workers and the API (embedded mode)"
+    )
     commands.add_parser("api", help="the HTTP API alone (needs TRACKHOUSE_REDIS_URL)")
     worker = commands.add_parser("worker", help="one worker process (needs TRACKHOUSE_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queue, then exit")

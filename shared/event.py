@@ -72,7 +72,9 @@ def _json_object(value: Any) -> dict[str, Any]:
         try:
             value = loads_strict(value)
         except ValueError:
-            raise PydanticCustomError("json_object", "must be a JSON object or a string holding one") from None
+            raise PydanticCustomError(
+                "json_object", "must be a JSON object or a string holding one"
+            ) from None
     if not isinstance(value, dict):
         raise PydanticCustomError("json_object", "must be a JSON object or a string holding one")
     return value
@@ -213,7 +215,9 @@ def _first_error(exc: ValidationError) -> EventError:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 def _dump_json(value: dict[str, Any] | None) -> str:

@@ -43,6 +43,12 @@ def retry_policy(settings: Settings) -> Retry | None:
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
+def _describe(rows: list[dict[str, Any]], shown: int = 5) -> str:
+    """What rq-dashboard lists for the job: how many events, and the first ids."""
+    ids = ", ".join(str(row["event_id"]) for row in rows[:shown])
+    return f"insert {len(rows)} event(s): {ids}{', …' if len(rows) > shown else ''}"
+
+
 def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -> Job:
     """Queue one insert job holding `rows`; returns once Redis has acknowledged it."""
     return queue.enqueue(
@@ -52,5 +58,5 @@ def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -
         job_timeout=settings.job_timeout_seconds,
         result_ttl=settings.result_ttl_seconds,
         failure_ttl=settings.failure_ttl_seconds,
-        description=f"insert {len(rows)} event(s)",
+        description=_describe(rows),
     )

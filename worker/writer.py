@@ -51,5 +51,7 @@ class EventWriter:
             column_oriented=True,
             settings={"insert_deduplication_token": token},
         )
-        log.info("inserted %d rows in %.1f ms (token %s)", len(rows), (time.perf_counter() - started) * 1000, token)
+        log.info(
+            "inserted %d rows in %.1f ms (token %s)", len(rows), (time.perf_counter() - started) * 1000, token
+        )
         return len(rows)

@@ -17,7 +17,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Redis and the store answer", responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/readyz", summary="Redis and the store answer", responses={503: {"description": "A dependency is down"}}
+)
 def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -31,4 +33,6 @@ def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     except Exception as exc:
         checks["store"] = f"down ({type(exc).__name__})"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+    )

@@ -24,8 +24,9 @@ TRACK = "/api/events/track"
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
 
-def track_and_store(settings: Settings, redis: Redis, store: Client, event: dict[str, Any],
-                    **headers: str) -> dict[str, Any]:
+def track_and_store(
+    settings: Settings, redis: Redis, store: Client, event: dict[str, Any], **headers: str
+) -> dict[str, Any]:
     client = api_client(settings, redis, store)
     response = client.post(TRACK, json=event, headers=headers)
     assert response.status_code == 201, response.text
@@ -45,9 +46,16 @@ def test_schema_matches_the_code_and_migrations_are_idempotent(migrated: Client,
     assert versions == {m.version for m in load_migrations()}
 
 
-def test_detailed_example_arrives_field_for_field(real_redis: Redis, migrated: Client, settings: Settings) -> None:
-    stored = track_and_store(settings, real_redis, migrated, detailed_event(),
-                             **{"User-Agent": "Mozilla/5.0 test", "Referer": "https://mail.example/"})
+def test_detailed_example_arrives_field_for_field(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    stored = track_and_store(
+        settings,
+        real_redis,
+        migrated,
+        detailed_event(),
+        **{"User-Agent": "Mozilla/5.0 test", "Referer": "https://mail.example/"},
+    )
     expected = detailed_event()
     for field in expected:
         assert stored[field] == expected[field], field
@@ -58,8 +66,9 @@ def test_detailed_example_arrives_field_for_field(real_redis: Redis, migrated: C
     assert stored["inserted_at"] >= stored["received_at"]
 
 
-def test_json_strings_offsets_and_unicode_arrive_normalised(real_redis: Redis, migrated: Client,
-                                                            settings: Settings) -> None:
+def test_json_strings_offsets_and_unicode_arrive_normalised(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
     sent = stringly_event()
     stored = track_and_store(settings, real_redis, migrated, sent)
     assert stored["event_id"] == "evt-ünïcode-1"
@@ -89,10 +98,16 @@ def test_unknown_event_is_404_until_stored(real_redis: Redis, migrated: Client, 
 
 def test_readyz_with_real_parts(real_redis: Redis, migrated: Client, settings: Settings) -> None:
     response = api_client(settings, real_redis, migrated).get("/readyz")
-    assert response.status_code == 200 and response.json() == {"status": "ready", "redis": "ok", "store": "ok"}
+    assert response.status_code == 200 and response.json() == {
+        "status": "ready",
+        "redis": "ok",
+        "store": "ok",
+    }
 
 
-def test_a_retried_job_does_not_duplicate_rows(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+def test_a_retried_job_does_not_duplicate_rows(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
     client = api_client(settings, real_redis, migrated)
     for i in range(5):
         client.post(TRACK, json=basic_event(event_id=f"retry-{i}"))
@@ -103,7 +118,9 @@ def test_a_retried_job_does_not_duplicate_rows(real_redis: Redis, migrated: Clie
     assert count_rows(migrated, settings) == 5  # plain count: deduplicated at insert time
 
 
-def test_transient_store_failures_are_retried(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+def test_transient_store_failures_are_retried(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
     client = api_client(settings, real_redis, migrated)
     client.post(TRACK, json=basic_event(event_id="transient"))
     writer = FailingWriter(real_writer(migrated, settings), failures=2)  # 2 retries allowed

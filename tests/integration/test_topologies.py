@@ -33,19 +33,29 @@ def data_dir() -> Iterator[Path]:
 
 def start_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {"TRACKHOUSE_DATA_DIR": str(data_dir), "TRACKHOUSE_PORT": str(port), "TRACKHOUSE_ADMIN_TOKEN": TOKEN}
+    env = {
+        "TRACKHOUSE_DATA_DIR": str(data_dir),
+        "TRACKHOUSE_PORT": str(port),
+        "TRACKHOUSE_ADMIN_TOKEN": TOKEN,
+    }
     process = trackhouse(["up"], env, data_dir / "up.log")
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
-             timeout_seconds=60, what="trackhouse up to be ready")
+    wait_for(
+        lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
+        timeout_seconds=60,
+        what="trackhouse up to be ready",
+    )
     assert process.poll() is None, (data_dir / "up.log").read_text()
     return process, base
 
 
 def read_back(base: str, event_id: str) -> dict[str, object]:
     def stored() -> dict[str, object] | None:
-        status, body = http("GET", f"{base}/api/events/{event_id}", headers={"Authorization": f"Bearer {TOKEN}"})
+        status, body = http(
+            "GET", f"{base}/api/events/{event_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         return body if status == 200 else None
+
     return wait_for(stored, timeout_seconds=20, what=f"event {event_id} to be stored")
 
 
@@ -61,13 +71,17 @@ def test_up_tracks_reads_back_and_stops_cleanly(data_dir: Path) -> None:
         assert status == 201 and body["message"] == "Event tracked successfully"
         stored = read_back(base, body["event_id"])
         assert stored["conversion_value"] == 99.99 and stored["event_attributes"] == {
-            "page": "/checkout", "product_id": "xyz789"}
+            "page": "/checkout",
+            "product_id": "xyz789",
+        }
         assert stored["ip_address"] == "127.0.0.1"
     finally:
         redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
         stop(process, data_dir / "up.log")
     assert not Path(f"/proc/{redis_pid}").exists()  # Redis was shut down with us
-    assert list((data_dir / "redis").glob("appendonly*"))  # ...leaving its AOF on disk (file or dir by version)
+    assert list(
+        (data_dir / "redis").glob("appendonly*")
+    )  # ...leaving its AOF on disk (file or dir by version)
 
 
 def test_up_picks_up_what_was_still_queued(data_dir: Path) -> None:
@@ -84,8 +98,9 @@ def test_up_picks_up_what_was_still_queued(data_dir: Path) -> None:
         stop(process, data_dir / "up.log")
 
 
-def test_api_and_worker_as_separate_processes(data_dir: Path, real_redis: Redis, redis_server: RedisServer,
-                                              settings: Settings) -> None:
+def test_api_and_worker_as_separate_processes(
+    data_dir: Path, real_redis: Redis, redis_server: RedisServer, settings: Settings
+) -> None:
     chdb_url = f"chdb://{data_dir / 'clickhouse'}"
     api_port = free_port()
     common = {"TRACKHOUSE_REDIS_URL": redis_server.url, "TRACKHOUSE_CLICKHOUSE_URL": chdb_url}
@@ -100,8 +115,11 @@ def test_api_and_worker_as_separate_processes(data_dir: Path, real_redis: Redis,
             assert status == 201
             ids.append(body["event_id"])
         queue = events_queue(real_redis, settings)
-        wait_for(lambda: queue.count == 0 and StartedJobRegistry(queue=queue).count == 0,
-                 timeout_seconds=60, what="the worker to drain the queue")
+        wait_for(
+            lambda: queue.count == 0 and StartedJobRegistry(queue=queue).count == 0,
+            timeout_seconds=60,
+            what="the worker to drain the queue",
+        )
     finally:
         stop(api, data_dir / "api.log")
         stop(worker, data_dir / "worker.log")

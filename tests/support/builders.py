@@ -65,7 +65,7 @@ def stringly_event(**overrides: Any) -> dict[str, Any]:
         "team_attributes": '{"size": 3}',
         "project_id": "p-1",
         "project_name": "Projekt",
-        "project_attributes": '{}',
+        "project_attributes": "{}",
         "qr_code_id": "qr-1",
         "qr_code_name": "Poster QR",
         "qr_code_attributes": '{"color": "#000"}',

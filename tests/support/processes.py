@@ -22,14 +22,18 @@ def trackhouse(command: list[str], env: dict[str, str], log_path: Path) -> subpr
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "shared.cli", *command],
-            env={**clean, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**clean, **env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
 def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -59,7 +63,12 @@ def dump_event_ids(chdb_url: str, database: str) -> list[str]:
         "rows = client.query(f'SELECT event_id FROM {sys.argv[2]}.events').result_rows\n"
         "print(json.dumps([r[0] for r in rows]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, chdb_url, database], cwd=ROOT, check=True,
-                         capture_output=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script, chdb_url, database],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     ids: list[str] = json.loads(out.stdout.decode().strip().splitlines()[-1])
     return ids

@@ -14,7 +14,9 @@ from shared.schema import EVENT_COLUMNS
 from tests.support.builders import basic_event, detailed_event, stringly_event
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC)
-CONTEXT = RequestContext(received_at=NOW, ip_address="203.0.113.9", user_agent="UA/1.0", referrer="https://ref.example/")
+CONTEXT = RequestContext(
+    received_at=NOW, ip_address="203.0.113.9", user_agent="UA/1.0", referrer="https://ref.example/"
+)
 
 
 def parse(body: Any) -> dict[str, Any]:
@@ -60,8 +62,16 @@ def test_generated_ids_differ_per_event() -> None:
 
 
 def test_client_values_win_over_request_defaults() -> None:
-    row = parse(basic_event(event_id="mine", visitor_id="v", session_id="s", ip_address="10.0.0.1",
-                            user_agent="client-ua", referrer=""))
+    row = parse(
+        basic_event(
+            event_id="mine",
+            visitor_id="v",
+            session_id="s",
+            ip_address="10.0.0.1",
+            user_agent="client-ua",
+            referrer="",
+        )
+    )
     assert (row["event_id"], row["visitor_id"], row["session_id"]) == ("mine", "v", "s")
     assert row["ip_address"] == "10.0.0.1"
     assert row["user_agent"] == "client-ua"
@@ -126,11 +136,26 @@ def test_missing_event_type_has_the_contract_message(body: dict[str, Any]) -> No
         (basic_event(conversion_value="9.99"), "conversion_value: must be a number"),
         (basic_event(event_time="yesterday"), "event_time: must be an ISO-8601 date string, got 'yesterday'"),
         (basic_event(event_time=1714557600), "event_time: must be an ISO-8601 date string"),
-        (basic_event(link_expires_at="1899-12-31T00:00:00Z"), "link_expires_at: must be between 1900-01-01 and 2299-12-31"),
-        (basic_event(event_attributes="not json"), "event_attributes: must be a JSON object or a string holding one"),
-        (basic_event(user_attributes="[1, 2]"), "user_attributes: must be a JSON object or a string holding one"),
-        (basic_event(team_attributes=["x"]), "team_attributes: must be a JSON object or a string holding one"),
-        (basic_event(qr_code_attributes='{"x": NaN}'), "qr_code_attributes: must be a JSON object or a string holding one"),
+        (
+            basic_event(link_expires_at="1899-12-31T00:00:00Z"),
+            "link_expires_at: must be between 1900-01-01 and 2299-12-31",
+        ),
+        (
+            basic_event(event_attributes="not json"),
+            "event_attributes: must be a JSON object or a string holding one",
+        ),
+        (
+            basic_event(user_attributes="[1, 2]"),
+            "user_attributes: must be a JSON object or a string holding one",
+        ),
+        (
+            basic_event(team_attributes=["x"]),
+            "team_attributes: must be a JSON object or a string holding one",
+        ),
+        (
+            basic_event(qr_code_attributes='{"x": NaN}'),
+            "qr_code_attributes: must be a JSON object or a string holding one",
+        ),
         (basic_event(link_tags='{"a": 1}'), "link_tags: must be an array of strings or a string holding one"),
         (basic_event(link_tags=["ok", 3]), "link_tags: must be an array of strings or a string holding one"),
         (basic_event(link_tags="promo"), "link_tags: must be an array of strings or a string holding one"),

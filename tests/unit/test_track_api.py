@@ -35,9 +35,12 @@ def queued_rows(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def test_201_body_is_the_contract_and_the_event_is_queued(client: TestClient, fake_redis: Redis,
-                                                          settings: Settings) -> None:
-    response = client.post(TRACK, json=detailed_event(), headers={"User-Agent": "pytest-ua", "Referer": "https://r/"})
+def test_201_body_is_the_contract_and_the_event_is_queued(
+    client: TestClient, fake_redis: Redis, settings: Settings
+) -> None:
+    response = client.post(
+        TRACK, json=detailed_event(), headers={"User-Agent": "pytest-ua", "Referer": "https://r/"}
+    )
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"success", "message", "event_id"}
@@ -60,7 +63,9 @@ def test_job_payload_is_json_never_pickle(client: TestClient, fake_redis: Redis,
     assert isinstance(raw, bytes)
     func, _instance, args, _kwargs = json.loads(zlib.decompress(raw))
     assert func == INSERT_EVENTS and args[0][0]["event_id"] == event_id
-    assert Job.fetch(job_id, connection=fake_redis, serializer=JSONSerializer).args[0][0]["event_id"] == event_id
+    assert (
+        Job.fetch(job_id, connection=fake_redis, serializer=JSONSerializer).args[0][0]["event_id"] == event_id
+    )
 
 
 def test_job_carries_retry_and_ttls(client: TestClient, fake_redis: Redis, settings: Settings) -> None:
@@ -86,7 +91,10 @@ def test_missing_event_type(client: TestClient) -> None:
         (b'{"event_type": "click", "time_spent_sec": NaN}', "body: malformed JSON"),
         (b'{"event_type": "\xff"}', "body: not valid UTF-8"),
         (b'{"event_type": "click", "is_bounce": "no"}', "is_bounce: must be a boolean (true or false)"),
-        (b'{"event_type": "click", "event_time": "31/12/2024"}', "event_time: must be an ISO-8601 date string"),
+        (
+            b'{"event_type": "click", "event_time": "31/12/2024"}',
+            "event_time: must be an ISO-8601 date string",
+        ),
     ],
 )
 def test_bad_input_is_400_in_the_contract_shape(client: TestClient, content: bytes, message: str) -> None:
@@ -130,7 +138,9 @@ def test_read_endpoint_is_disabled_without_a_token(settings: Settings, fake_redi
     assert response.status_code == 403 and "TRACKHOUSE_ADMIN_TOKEN" in response.json()["error"]
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dGVzdC1hZG1pbi10b2tlbg==", "test-admin-token"])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", "Basic dGVzdC1hZG1pbi10b2tlbg==", "test-admin-token"]
+)
 def test_read_endpoint_needs_the_admin_token(client: TestClient, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     response = client.get("/api/events/x", headers=headers)
