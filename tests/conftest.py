@@ -30,6 +30,13 @@ def session_dir() -> Iterator[Path]:
         yield Path(path)
 
 
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A fresh directory with a short path (for unix sockets), removed after the test."""
+    with tempfile.TemporaryDirectory(prefix="th-") as path:
+        yield Path(path)
+
+
 @pytest.fixture(scope="session")
 def redis_server(session_dir: Path) -> Iterator[RedisServer]:
     with RedisServer(session_dir / "redis") as server:

@@ -157,20 +157,19 @@ def test_redis_down_at_the_api_gives_the_500_body(tmp_path: Path, settings: Sett
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
-def test_queued_events_survive_a_redis_restart(kill: bool, migrated: Client, settings: Settings) -> None:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="th-r-") as directory:
-        server = RedisServer(Path(directory))
-        redis = connect_redis(server.start())
-        client = api_client(settings, redis, migrated)
-        ids = [client.post(TRACK, json=basic_event()).json()["event_id"] for _ in range(20)]
-        server.stop(kill=kill)
-        server.start()  # same directory: the AOF is replayed
-        try:
-            assert events_queue(redis, settings).count == 20
-            drain(redis, settings, real_writer(migrated, settings))
-        finally:
-            server.stop()
+def test_queued_events_survive_a_redis_restart(
+    kill: bool, short_dir: Path, migrated: Client, settings: Settings
+) -> None:
+    server = RedisServer(short_dir)
+    redis = connect_redis(server.start())
+    client = api_client(settings, redis, migrated)
+    ids = [client.post(TRACK, json=basic_event()).json()["event_id"] for _ in range(20)]
+    server.stop(kill=kill)
+    server.start()  # same directory: the AOF is replayed
+    try:
+        assert events_queue(redis, settings).count == 20
+        drain(redis, settings, real_writer(migrated, settings))
+    finally:
+        server.stop()
     stored = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
     assert sorted(row[0] for row in stored) == sorted(ids)

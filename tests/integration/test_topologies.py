@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +24,8 @@ TOKEN = "embedded-admin-token"
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="th-up-") as path:
-        yield Path(path)
+def data_dir(short_dir: Path) -> Path:
+    return short_dir
 
 
 def start_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
