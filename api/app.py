@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI, Request
@@ -12,8 +13,9 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.group_commit import GroupCommitter
 from api.responses import error
-from api.routes import events, health, track
+from api.routes import batch, events, health, track
 from api.state import AppState
 from shared.queue import events_queue
 from shared.settings import Settings
@@ -22,13 +24,23 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
+    committer = GroupCommitter(events_queue(redis, settings), settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # uvicorn has drained the requests; each one awaited its own job, so nothing is pending.
+        committer.close()
+
     app = FastAPI(
         title="trackhouse",
         summary="Event-tracking ingestion: validate, queue on Redis, store in ClickHouse.",
         version="0.1.0",
+        lifespan=lifespan,
     )
-    app.state.trackhouse = AppState(settings, redis, events_queue(redis, settings), open_store)
+    app.state.trackhouse = AppState(settings, redis, committer, open_store)
     app.include_router(track.router)
+    app.include_router(batch.router)
     app.include_router(events.router)
     app.include_router(health.router)
 

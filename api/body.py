@@ -1,30 +1,64 @@
-"""Reading a JSON request body with a size cap, before anything is parsed."""
+"""Reading request bodies: size caps (before and after gzip), JSON, and batch shapes."""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from fastapi import Request
 
 from shared.event import EventError, loads_strict
 
+_INFLATE_CHUNK = 64 * 1024
+
 
 class BodyTooLarge(Exception):
-    def __init__(self, limit_bytes: int) -> None:
-        super().__init__(f"body: larger than {limit_bytes} bytes")
-        self.limit_bytes = limit_bytes
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
-async def read_capped(request: Request, limit_bytes: int) -> bytes:
+class UnsupportedEncoding(Exception):
+    pass
+
+
+async def _read_raw(request: Request, limit_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
-        raise BodyTooLarge(limit_bytes)
+        raise BodyTooLarge(f"body: larger than {limit_bytes} bytes")
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
         if len(chunks) > limit_bytes:  # chunked uploads carry no Content-Length
-            raise BodyTooLarge(limit_bytes)
+            raise BodyTooLarge(f"body: larger than {limit_bytes} bytes")
     return bytes(chunks)
+
+
+def _gunzip(data: bytes, limit_bytes: int) -> bytes:
+    """Inflate at most `limit_bytes`: a zip bomb is refused before it fills memory."""
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    out = bytearray()
+    try:
+        pending = data
+        while pending and not inflater.eof:
+            out += inflater.decompress(pending, _INFLATE_CHUNK)
+            if len(out) > limit_bytes:
+                raise BodyTooLarge(f"body: larger than {limit_bytes} bytes once inflated")
+            pending = inflater.unconsumed_tail
+        if not inflater.eof:
+            raise EventError("body", "truncated gzip data")
+    except zlib.error:
+        raise EventError("body", "Content-Encoding says gzip but the body is not gzip data") from None
+    return bytes(out)
+
+
+async def read_body(request: Request, limit_bytes: int) -> bytes:
+    """The request body, inflated if gzip-encoded, never more than `limit_bytes` in memory."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return await _read_raw(request, limit_bytes)
+    if encoding in ("gzip", "x-gzip"):
+        return _gunzip(await _read_raw(request, limit_bytes), limit_bytes)
+    raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported (use gzip or none)")
 
 
 def decode_json(raw: bytes) -> Any:
@@ -36,3 +70,35 @@ def decode_json(raw: bytes) -> Any:
         raise EventError("body", "not valid UTF-8") from None
     except ValueError as exc:
         raise EventError("body", f"malformed JSON ({exc})") from None
+
+
+def split_batch(raw: bytes, content_type: str, max_events: int) -> list[Any]:
+    """The events of a /batch body: a JSON array, `{"events": [...]}`, or NDJSON.
+    A bad NDJSON line becomes an EventError in its place (the others still count)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in (
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+    ):
+        items: list[Any] = []
+        for line in raw.splitlines():
+            if line.strip():
+                try:
+                    items.append(decode_json(line))
+                except EventError as exc:
+                    items.append(exc)
+    else:
+        body = decode_json(raw)
+        if isinstance(body, dict) and isinstance(body.get("events"), list):
+            items = body["events"]
+        elif isinstance(body, list):
+            items = body
+        else:
+            raise EventError("body", 'expected a JSON array of events, {"events": [...]}, or NDJSON')
+    if not items:
+        raise EventError("body", "no events")
+    if len(items) > max_events:
+        raise BodyTooLarge(f"events: at most {max_events} per batch, got {len(items)}")
+    return items

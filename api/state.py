@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 from fastapi import Request
 from redis import Redis
-from rq import Queue
 
+from api.group_commit import GroupCommitter
 from shared.settings import Settings
 
 
@@ -18,7 +18,7 @@ from shared.settings import Settings
 class AppState:
     settings: Settings
     redis: Redis
-    queue: Queue
+    committer: GroupCommitter
     open_store: Callable[[], Client]
     """Opens the ClickHouse client on first use: with chDB in split mode the worker
     process owns the engine, so the API must not open it unless asked to read."""

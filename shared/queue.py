@@ -7,6 +7,8 @@ dotted path with one argument: a list of rows from `shared.event.parse_event`.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from redis import Redis
@@ -19,6 +21,18 @@ from rq.serializers import JSONSerializer
 from shared.settings import Settings
 
 INSERT_EVENTS = "worker.jobs.insert_events"
+_EVENT_COUNT = re.compile(r"-n(\d+)$")
+
+
+def job_id_for(rows: list[dict[str, Any]]) -> str:
+    """Job ids end in their event count (`<uuid>-n<count>`): a worker merging queued jobs
+    sizes its insert from the ids alone, without fetching the jobs first."""
+    return f"{uuid.uuid4().hex}-n{len(rows)}"
+
+
+def events_in(job_id: str) -> int:
+    match = _EVENT_COUNT.search(job_id)
+    return int(match[1]) if match else 1
 
 
 def connect_redis(url: str) -> Redis:
@@ -59,4 +73,5 @@ def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -
         result_ttl=settings.result_ttl_seconds,
         failure_ttl=settings.failure_ttl_seconds,
         description=_describe(rows),
+        job_id=job_id_for(rows),
     )

@@ -23,7 +23,17 @@ class Settings(BaseSettings):
     """Address the API binds to. Loopback by default; compose sets 0.0.0.0."""
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    """Largest request body accepted (bytes); larger bodies get 413."""
+    """Largest /track request body accepted (bytes, after gzip inflation); larger get 413."""
+    batch_max_events: int = Field(default=1000, ge=1)
+    """Most events one /batch request may carry; more get 413."""
+    batch_max_bytes: int = Field(default=5_242_880, ge=1024)
+    """Largest /batch request body (bytes, after gzip inflation); larger get 413."""
+
+    # --- group commit (API → Redis) ---
+    job_max_events: int = Field(default=2000, ge=1)
+    """Most events the API packs into one queued job."""
+    job_max_bytes: int = Field(default=2_097_152, ge=1024)
+    """Most request bytes the API packs into one queued job (keeps jobs well under Redis limits)."""
 
     # --- storage locations ---
     data_dir: Path = Path("./data")
@@ -54,6 +64,9 @@ class Settings(BaseSettings):
     """Heartbeat TTL of a worker; a dead worker's job is recovered after it lapses."""
     scheduler_interval_seconds: int = Field(default=1, ge=1)
     """How often due retries are moved back onto the queue."""
+    insert_max_rows: int = Field(default=50_000, ge=1)
+    """When the queue is deep, a worker merges queued jobs into one insert of up to this many rows
+    (ClickHouse prefers few large inserts; chDB: ~8 ms fixed cost per insert)."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 

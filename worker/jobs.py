@@ -1,33 +1,63 @@
 """Job functions RQ calls by dotted path (`shared.queue.INSERT_EVENTS`).
 
-RQ gives a job function nothing but its arguments, so each worker thread binds its
-writer here before it starts working (`bind_writer`).
+RQ gives a job function nothing but its arguments, so each worker thread binds what its
+jobs need here before it starts working (`bind`).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from rq import get_current_job
+from rq import Queue, get_current_job
 
+from shared.settings import Settings
+from worker import merge
 from worker.writer import Writer
 
 _bound = threading.local()
 
 
-def bind_writer(writer: Writer) -> None:
-    """Make `writer` the one this thread's jobs write through."""
-    _bound.writer = writer
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    writer: Writer
+    insert_max_rows: int
+    claim_ttl_seconds: int
+
+    @classmethod
+    def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
+        # A claim record must outlive every attempt of its job, dead-letter time included.
+        attempts = len(settings.retry_intervals_seconds) + 1
+        ttl = (
+            settings.failure_ttl_seconds
+            + sum(settings.retry_intervals_seconds)
+            + attempts * settings.job_timeout_seconds
+            + 86_400
+        )
+        return cls(writer, settings.insert_max_rows, ttl)
+
+
+def bind(context: JobContext) -> None:
+    """Make `context` the one this thread's jobs run with."""
+    _bound.context = context
 
 
 def insert_events(rows: list[dict[str, Any]]) -> int:
-    """Store one job's rows. The job id is the deduplication token: every retry of this
-    job carries the same rows and the same token, so ClickHouse stores them once."""
-    writer: Writer | None = getattr(_bound, "writer", None)
-    if writer is None:
-        raise RuntimeError("no writer bound in this worker thread (see worker.jobs.bind_writer)")
+    """Store one job's rows, plus those of fresh jobs queued behind it (see worker.merge).
+    Every attempt of this job rebuilds the same rows and token, so ClickHouse stores them once."""
+    context: JobContext | None = getattr(_bound, "context", None)
+    if context is None:
+        raise RuntimeError("no job context bound in this worker thread (see worker.jobs.bind)")
     job = get_current_job()
     if job is None:
         raise RuntimeError("insert_events must run inside an RQ job")
-    return writer.write(rows, token=job.id)
+    queue_key = Queue(job.origin, connection=job.connection).key
+    merged = merge.claim(job, queue_key, context.insert_max_rows - len(rows), context.claim_ttl_seconds)
+    if merged:
+        job.meta["merged"] = merged  # shown by rq-dashboard if this job fails
+        job.save_meta()
+        rows = rows + merge.merged_rows(job, merged)
+    stored = context.writer.write(rows, token=merge.insert_token(job, merged))
+    merge.release(job, merged)
+    return stored

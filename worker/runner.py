@@ -30,7 +30,7 @@ from rq.worker import SimpleWorker
 from shared.clickhouse import open_client
 from shared.queue import events_queue
 from shared.settings import Settings
-from worker.jobs import bind_writer
+from worker.jobs import JobContext, bind
 from worker.writer import EventWriter, Writer
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str 
 def run_worker_process(redis: Redis, settings: Settings, *, burst: bool = False) -> None:
     """`trackhouse worker`: one worker in the main thread (RQ's signal handling: SIGTERM
     finishes the current job, a second one abandons it to be retried), plus a scheduler."""
-    bind_writer(make_writer(settings))
+    bind(JobContext.from_settings(make_writer(settings), settings))
     scheduler = SchedulerThread(redis, settings)
     scheduler.start()
     try:
@@ -154,7 +154,7 @@ class WorkerThreads:
         self._scheduler = SchedulerThread(redis, settings)
 
     def _run(self, worker: EventWorker, writer: Writer) -> None:
-        bind_writer(writer)
+        bind(JobContext.from_settings(writer, self._settings))
         worker.work(logging_level=self._settings.log_level)
 
     def start(self) -> None:

@@ -1,22 +1,20 @@
-"""POST /api/events/track: validate, enqueue, answer 201 once Redis has the job."""
+"""POST /api/events/track: validate, enqueue (group commit), answer 201 once Redis has the job."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from api.body import BodyTooLarge, decode_json, read_capped
+from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
 from api.responses import ErrorBody, FailureBody, Tracked, error
-from api.state import AppState, app_state
+from api.state import AppState
 from shared.event import EventError, RequestContext, TrackEvent, parse_event
-from shared.queue import enqueue_rows
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -41,10 +39,32 @@ def request_context(request: Request) -> RequestContext:
     )
 
 
+def body_error(exc: Exception) -> JSONResponse:
+    """The response for a body that could not be read (too large, bad encoding, bad JSON)."""
+    if isinstance(exc, BodyTooLarge):
+        return error(413, str(exc))
+    if isinstance(exc, UnsupportedEncoding):
+        return error(415, str(exc))
+    assert isinstance(exc, EventError)
+    return error(400, exc.message)
+
+
+def queue_failure(exc: RedisError) -> JSONResponse:
+    log.error("enqueue failed: %s", exc)
+    body = FailureBody(details=f"event queue unavailable ({type(exc).__name__})")
+    return JSONResponse(body.model_dump(), status_code=500)
+
+
+READ_ERRORS = (BodyTooLarge, UnsupportedEncoding, EventError)
+
 _REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": TrackEvent.model_json_schema()}},
+        "content": {
+            "application/json": {"schema": TrackEvent.model_json_schema()},
+            # navigator.sendBeacon sends text/plain: the body is still the JSON event.
+            "text/plain": {"schema": {"type": "string", "description": "The JSON event, as text"}},
+        },
     }
 }
 
@@ -56,24 +76,22 @@ _REQUEST_BODY: dict[str, Any] = {
     openapi_extra=_REQUEST_BODY,
     responses={
         400: {"model": ErrorBody, "description": "Missing event_type, or any other invalid input"},
-        413: {"model": ErrorBody, "description": "Body larger than TRACKHOUSE_MAX_BODY_BYTES"},
+        413: {"model": ErrorBody, "description": "Body (inflated) larger than TRACKHOUSE_MAX_BODY_BYTES"},
+        415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
         500: {"model": FailureBody, "description": "The event could not be queued"},
     },
     summary="Track one event",
 )
-async def track(request: Request, state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
+async def track(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.trackhouse
     context = request_context(request)
     try:
-        raw = await read_capped(request, state.settings.max_body_bytes)
+        raw = await read_body(request, state.settings.max_body_bytes)
         row = parse_event(decode_json(raw), context)
-    except BodyTooLarge as exc:
-        return error(413, str(exc))
-    except EventError as exc:
-        return error(400, exc.message)
+    except READ_ERRORS as exc:
+        return body_error(exc)
     try:
-        await run_in_threadpool(enqueue_rows, state.queue, [row], state.settings)
+        await state.committer.submit([row], len(raw))
     except RedisError as exc:
-        log.error("enqueue failed: %s", exc)
-        body = FailureBody(details=f"event queue unavailable ({type(exc).__name__})")
-        return JSONResponse(body.model_dump(), status_code=500)
+        return queue_failure(exc)
     return JSONResponse(Tracked(event_id=row["event_id"]).model_dump(), status_code=201)

@@ -11,14 +11,14 @@ from clickhouse_connect.driver.client import Client
 from redis import Redis
 
 from shared.settings import Settings
-from worker.jobs import bind_writer
+from worker.jobs import JobContext, bind
 from worker.runner import make_worker
 from worker.writer import EventWriter, Writer
 
 
 def drain(redis: Redis, settings: Settings, writer: Writer) -> None:
     """Work the queue until it is empty (retries with interval 0 come straight back)."""
-    bind_writer(writer)
+    bind(JobContext.from_settings(writer, settings))
     make_worker(redis, settings, in_thread=True).work(burst=True)
 
 

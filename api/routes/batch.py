@@ -1,0 +1,115 @@
+"""POST /api/events/batch: many events in one request, each validated on its own."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+
+from api.body import read_body, split_batch
+from api.responses import ErrorBody, FailureBody
+from api.routes.track import READ_ERRORS, body_error, queue_failure, request_context
+from api.state import AppState
+from shared.event import EventError, TrackEvent, parse_event
+
+router = APIRouter()
+
+
+class Accepted(BaseModel):
+    index: int
+    event_id: str
+    status: Literal["accepted"] = "accepted"
+
+
+class Rejected(BaseModel):
+    index: int
+    error: str
+
+
+class BatchResult(BaseModel):
+    success: bool
+    accepted: int
+    rejected: int
+    results: list[Accepted | Rejected]
+
+
+class BatchRejected(BatchResult):
+    error: str
+
+
+_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "array", "items": TrackEvent.model_json_schema()},
+                        {
+                            "type": "object",
+                            "required": ["events"],
+                            "properties": {
+                                "events": {"type": "array", "items": TrackEvent.model_json_schema()}
+                            },
+                        },
+                    ]
+                }
+            },
+            "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON event per line"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/api/events/batch",
+    status_code=201,
+    response_model=BatchResult,
+    openapi_extra=_REQUEST_BODY,
+    responses={
+        207: {"model": BatchResult, "description": "Some events accepted, some rejected (see results)"},
+        400: {"model": BatchRejected, "description": "No event valid, or the body unusable"},
+        413: {"model": ErrorBody, "description": "Too many events or too many bytes"},
+        415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
+        500: {"model": FailureBody, "description": "The events could not be queued"},
+    },
+    summary="Track many events",
+)
+async def batch(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.trackhouse
+    settings = state.settings
+    context = request_context(request)
+    try:
+        raw = await read_body(request, settings.batch_max_bytes)
+        items = split_batch(raw, request.headers.get("content-type", ""), settings.batch_max_events)
+    except READ_ERRORS as exc:
+        return body_error(exc)
+
+    rows: list[dict[str, Any]] = []
+    results: list[Accepted | Rejected] = []
+    for index, item in enumerate(items):
+        try:
+            if isinstance(item, EventError):
+                raise item
+            row = parse_event(item, context)
+        except EventError as exc:
+            results.append(Rejected(index=index, error=exc.message))
+            continue
+        rows.append(row)
+        results.append(Accepted(index=index, event_id=row["event_id"]))
+
+    rejected = len(items) - len(rows)
+    if not rows:
+        body = BatchRejected(
+            success=False, accepted=0, rejected=rejected, results=results, error="no valid events"
+        )
+        return JSONResponse(body.model_dump(), status_code=400)
+    try:
+        await state.committer.submit(rows, len(raw) * len(rows) // len(items))
+    except RedisError as exc:
+        return queue_failure(exc)
+    body = BatchResult(success=rejected == 0, accepted=len(rows), rejected=rejected, results=results)
+    return JSONResponse(body.model_dump(), status_code=201 if rejected == 0 else 207)

@@ -1,0 +1,113 @@
+"""Workers merge queued jobs into one insert when the queue is deep, and stay idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from redis import Redis
+from rq.job import Job
+
+from shared.event import RequestContext, parse_event
+from shared.queue import enqueue_rows, events_queue
+from shared.settings import Settings
+from tests.support.apps import api_client
+from tests.support.builders import basic_event
+from tests.support.workers import FailingWriter, count_rows, drain, real_writer
+from worker.merge import CLAIM_PREFIX, claim
+from worker.writer import Writer
+
+pytestmark = pytest.mark.integration
+
+
+class CountingWriter:
+    def __init__(self, inner: Writer) -> None:
+        self.inner = inner
+        self.inserts: list[int] = []
+
+    def write(self, rows: Sequence[dict[str, Any]], *, token: str) -> int:
+        self.inserts.append(len(rows))
+        return self.inner.write(rows, token=token)
+
+
+def queue_jobs(redis: Redis, settings: Settings, jobs: int, per_job: int = 1) -> list[str]:
+    queue = events_queue(redis, settings)
+    ids = []
+    for j in range(jobs):
+        rows = [api_row(f"m-{j}-{i}") for i in range(per_job)]
+        enqueue_rows(queue, rows, settings)
+        ids.extend(row["event_id"] for row in rows)
+    return ids
+
+
+def api_row(event_id: str) -> dict[str, Any]:
+    return parse_event(basic_event(event_id=event_id), RequestContext(received_at=datetime.now(UTC)))
+
+
+def leftover_keys(redis: Redis) -> list[bytes]:
+    return sorted(redis.keys(f"{CLAIM_PREFIX}*") + redis.keys("rq:job:*"))
+
+
+def test_a_deep_queue_is_stored_in_one_insert(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    ids = queue_jobs(real_redis, settings, jobs=50, per_job=3)
+    writer = CountingWriter(real_writer(migrated, settings))
+    drain(real_redis, settings, writer)
+    assert writer.inserts == [150]
+    assert count_rows(migrated, settings) == len(ids) == 150
+    assert leftover_keys(real_redis) == []  # merged jobs and claim records are cleaned up
+
+
+def test_merging_respects_the_insert_budget(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    queue_jobs(real_redis, settings, jobs=20, per_job=3)
+    small = settings.model_copy(update={"insert_max_rows": 10})
+    writer = CountingWriter(real_writer(migrated, small))
+    drain(real_redis, small, writer)
+    assert writer.inserts == [9] * 6 + [6]  # whole jobs only: 3 + 3 + 3 fits 10, a fourth would not
+    assert count_rows(migrated, settings) == 60
+
+
+def test_merged_jobs_retried_after_a_lost_ack_are_stored_once(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    queue_jobs(real_redis, settings, jobs=30, per_job=2)
+    writer = FailingWriter(real_writer(migrated, settings), failures=2, after_insert=True)
+    drain(real_redis, settings, writer)
+    assert writer.calls == 3
+    assert count_rows(migrated, settings) == 60
+    assert leftover_keys(real_redis) == []
+
+
+def test_a_claim_is_made_once_per_job(real_redis: Redis, settings: Settings) -> None:
+    queue = events_queue(real_redis, settings)
+    first = enqueue_rows(queue, [api_row("a")], settings)
+    behind = [enqueue_rows(queue, [api_row(f"b{i}")], settings).id for i in range(3)]
+    queue.pop_job_id()  # the worker took `first`
+    assert claim(first, queue.key, 100, 60) == behind
+    enqueue_rows(queue, [api_row("late")], settings)
+    assert claim(first, queue.key, 100, 60) == behind  # a retry rebuilds the same set, not a new one
+
+
+def test_jobs_that_ran_before_are_never_merged(real_redis: Redis, settings: Settings) -> None:
+    queue = events_queue(real_redis, settings)
+    earlier = enqueue_rows(queue, [api_row("x")], settings)
+    queue.pop_job_id()
+    claim(earlier, queue.key, 100, 60)  # `earlier` ran once (it may have stored its rows)...
+    queue.push_job_id(earlier.id, at_front=True)  # ...and came back as a retry
+    fresh = enqueue_rows(queue, [api_row("y")], settings)
+    runner = Job.create("worker.jobs.insert_events", connection=real_redis, id="runner-n1")
+    assert claim(runner, queue.key, 100, 60) == []  # the retry at the head is left alone
+    assert queue.get_job_ids() == [earlier.id, fresh.id]
+
+
+def test_batch_endpoint_end_to_end(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    client = api_client(settings, real_redis, migrated)
+    response = client.post("/api/events/batch", json=[basic_event(event_id=f"e2e-{i}") for i in range(200)])
+    assert response.status_code == 201
+    drain(real_redis, settings, real_writer(migrated, settings))
+    stored = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
+    assert sorted(r[0] for r in stored) == sorted(f"e2e-{i}" for i in range(200))

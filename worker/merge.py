@@ -1,0 +1,94 @@
+"""Merging queued jobs into one insert when the queue is deep.
+
+ClickHouse wants few large inserts (chDB pays ~8 ms per insert whatever its size), while
+the API's group commit makes jobs only as large as the traffic allows. So a worker running
+job A claims the *fresh* jobs waiting at the head of the queue (never started, so never
+partly stored) up to `insert_max_rows` events, and stores them all in A's insert.
+
+The claim is what keeps retries idempotent. It is made once, atomically (Lua), and
+recorded under A's id before anything is inserted; every later attempt of A (a retry, a
+recovery after a crash, a requeue from the dashboard) finds the record and rebuilds the
+very same rows, so the insert carries the same deduplication token (A's id) and
+ClickHouse drops it if an earlier attempt got through. Claimed jobs leave the queue but
+keep their hashes until A succeeds; if A ends in the FailedJobRegistry, they wait with it
+(listed in A's meta, `merged`) and are stored when A is requeued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from redis import Redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+CLAIM_PREFIX = "trackhouse:merge:"
+
+# KEYS[1] queue list, KEYS[2] claim record of the running job.
+# ARGV[1] events budget, ARGV[2] job key prefix, ARGV[3] claim key prefix, ARGV[4] record TTL.
+# Takes ids from the head while they are fresh (no claim record of their own: a job that
+# ran before may have stored its rows under its own token) and fit the budget.
+_CLAIM = """
+local existing = redis.call('GET', KEYS[2])
+if existing then return existing end
+local budget = tonumber(ARGV[1])
+local claimed = {}
+while budget > 0 do
+  local id = redis.call('LINDEX', KEYS[1], 0)
+  if not id then break end
+  if redis.call('EXISTS', ARGV[3] .. id) == 1 then break end
+  local n = tonumber(string.match(id, '%-n(%d+)$')) or 1
+  if n > budget then break end
+  redis.call('LPOP', KEYS[1])
+  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+    claimed[#claimed + 1] = id
+    budget = budget - n
+  end
+end
+local record = table.concat(claimed, ',')
+redis.call('SET', KEYS[2], record, 'EX', tonumber(ARGV[4]))
+return record
+"""
+
+
+def insert_token(job: Job, merged_ids: list[str]) -> str:
+    """The deduplication token of `job`'s insert. It names the claimed set too: should a claim
+    record ever expire and a later attempt claim other jobs, the token differs, so ClickHouse
+    cannot mistake new rows for a repeat and drop them."""
+    digest = hashlib.blake2b(",".join(merged_ids).encode(), digest_size=8).hexdigest()
+    return f"{job.id}:{digest}"
+
+
+def claim(job: Job, queue_key: str, budget_events: int, ttl_seconds: int) -> list[str]:
+    """Ids of the jobs merged into `job`: claimed now, or as recorded by an earlier attempt."""
+    redis: Redis = job.connection
+    record = redis.eval(
+        _CLAIM,
+        2,
+        queue_key,
+        CLAIM_PREFIX + job.id,
+        max(budget_events, 0),
+        Job.redis_job_namespace_prefix,
+        CLAIM_PREFIX,
+        ttl_seconds,
+    )
+    text = record.decode() if isinstance(record, bytes) else str(record)
+    return [job_id for job_id in text.split(",") if job_id]
+
+
+def merged_rows(job: Job, merged_ids: list[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for other in Job.fetch_many(merged_ids, connection=job.connection, serializer=JSONSerializer):
+        if other is not None:
+            rows.extend(other.args[0])
+    return rows
+
+
+def release(job: Job, merged_ids: list[str]) -> None:
+    """After A's insert succeeded: the merged jobs are done; drop them and the record."""
+    with job.connection.pipeline(transaction=False) as pipe:
+        for job_id in merged_ids:
+            pipe.delete(Job.redis_job_namespace_prefix + job_id)
+        pipe.delete(CLAIM_PREFIX + job.id)
+        pipe.execute()
