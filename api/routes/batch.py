@@ -103,10 +103,10 @@ async def batch(request: Request) -> JSONResponse:
 
     rejected = len(items) - len(rows)
     if not rows:
-        body = BatchRejected(
+        refused = BatchRejected(
             success=False, accepted=0, rejected=rejected, results=results, error="no valid events"
         )
-        return JSONResponse(body.model_dump(), status_code=400)
+        return JSONResponse(refused.model_dump(), status_code=400)
     try:
         await state.committer.submit(rows, len(raw) * len(rows) // len(items))
     except RedisError as exc:
