@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared.schema import EVENT_COLUMNS
+from shared.schema import EVENT_COLUMNS, JSON_COLUMNS, TIME_COLUMNS
 
 # DateTime64(3) holds 1900-01-01 .. 2299-12-31 23:59:59.999; outside it ClickHouse would clamp silently.
 _MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
@@ -91,6 +91,12 @@ def _tags(value: Any) -> list[str]:
     return value
 
 
+def _utc_millis(value: datetime) -> datetime:
+    """In UTC, truncated to the millisecond: what DateTime64(3, 'UTC') holds."""
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def _timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise PydanticCustomError("timestamp", "must be an ISO-8601 date string")
@@ -102,10 +108,10 @@ def _timestamp(value: Any) -> datetime:
         ) from None
     if parsed.tzinfo is None:  # No offset given: the contract's times are UTC.
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    parsed = _utc_millis(parsed)
     if not _MIN_TIME <= parsed <= _MAX_TIME:
         raise PydanticCustomError("timestamp", "must be between 1900-01-01 and 2299-12-31")
-    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    return parsed
 
 
 def _ip(value: Any) -> str:
@@ -214,14 +220,25 @@ def _first_error(exc: ValidationError) -> EventError:
     return EventError(field, _PROBLEMS.get(error["type"], error["msg"]))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return (
-        None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
+def _iso(value: datetime) -> str:
+    # `value` is UTC with millisecond precision (see _timestamp): "2024-05-01T12:30:15.123Z".
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _dump_json(value: dict[str, Any] | None) -> str:
-    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if not value:
+        return "{}"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# How each column is filled from the validated model (computed once: this runs per event).
+_TEXT_COLUMNS = tuple(
+    name
+    for name in EVENT_COLUMNS
+    if name not in JSON_COLUMNS
+    and name not in TIME_COLUMNS
+    and name not in ("link_tags", "time_spent_sec", "is_bounce", "is_qr_scan", "conversion_value")
+)
 
 
 def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
@@ -235,26 +252,32 @@ def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
     except ValidationError as exc:
         raise _first_error(exc) from None
 
-    fields = event.model_dump()
-    row: dict[str, Any] = {}
-    for column in EVENT_COLUMNS:
-        value = fields.get(column)
-        if isinstance(value, datetime):
-            value = _iso(value)
-        elif column.endswith("_attributes"):
-            value = _dump_json(value)
-        row[column] = value
+    fields = event.__dict__
+    row: dict[str, Any] = dict.fromkeys(EVENT_COLUMNS, "")  # fixes the column order
+    for name in _TEXT_COLUMNS:
+        value = fields[name]
+        if value is not None:  # absent optional strings are stored empty, as ClickHouse prefers
+            row[name] = value
+    for name in JSON_COLUMNS:
+        row[name] = _dump_json(fields[name])
+    received = _iso(_utc_millis(context.received_at))
+    row["event_time"] = _iso(event.event_time) if event.event_time else received
+    row["received_at"] = received
+    row["link_created_at"] = _iso(event.link_created_at) if event.link_created_at else None
+    row["link_expires_at"] = _iso(event.link_expires_at) if event.link_expires_at else None
+    row["link_tags"] = event.link_tags or []
+    row["time_spent_sec"] = event.time_spent_sec
+    row["is_bounce"] = event.is_bounce
+    row["is_qr_scan"] = event.is_qr_scan
+    row["conversion_value"] = event.conversion_value
 
+    # Defaults the contract gives: generated ids, and what the request itself says.
     row["event_id"] = event.event_id or str(uuid.uuid4())
-    row["event_time"] = _iso(event.event_time or context.received_at)
-    row["received_at"] = _iso(context.received_at)
     row["visitor_id"] = event.visitor_id or str(uuid.uuid4())
     row["session_id"] = event.session_id or str(uuid.uuid4())
     row["ip_address"] = event.ip_address or context.ip_address or ""
-    row["user_agent"] = event.user_agent if event.user_agent is not None else (context.user_agent or "")
-    row["referrer"] = event.referrer if event.referrer is not None else (context.referrer or "")
-    row["link_tags"] = event.link_tags or []
-    for column, value in row.items():
-        if value is None and column not in ("link_created_at", "link_expires_at"):
-            row[column] = ""  # absent optional strings are stored empty, as ClickHouse prefers
+    if event.user_agent is None:
+        row["user_agent"] = context.user_agent or ""
+    if event.referrer is None:
+        row["referrer"] = context.referrer or ""
     return row

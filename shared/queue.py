@@ -2,7 +2,10 @@
 
 Jobs are RQ jobs with RQ's JSON serializer (never pickle: pickle lets anyone who can
 write to Redis run code in the workers). A job calls `worker.jobs.insert_events` by
-dotted path with one argument: a list of rows from `shared.event.parse_event`.
+dotted path with two arguments, column-oriented as ClickHouse takes them: the column
+names, then one list of values per column (the rows of `shared.event.parse_event`,
+transposed). Workers then merge jobs by extending lists, with nothing to transpose, and
+naming the columns in every job lets a newer worker store jobs an older API queued.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from shared.schema import EVENT_COLUMNS
 from shared.settings import Settings
 
 INSERT_EVENTS = "worker.jobs.insert_events"
@@ -57,6 +61,12 @@ def retry_policy(settings: Settings) -> Retry | None:
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
+def job_rows(job: Job) -> list[dict[str, Any]]:
+    """A queued job's events as mappings (for tools and tests; workers use the lists)."""
+    columns, data = job.args
+    return [dict(zip(columns, values, strict=True)) for values in zip(*data, strict=True)]
+
+
 def _describe(rows: list[dict[str, Any]], shown: int = 5) -> str:
     """What rq-dashboard lists for the job: how many events, and the first ids."""
     ids = ", ".join(str(row["event_id"]) for row in rows[:shown])
@@ -67,7 +77,7 @@ def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -
     """Queue one insert job holding `rows`; returns once Redis has acknowledged it."""
     return queue.enqueue(
         INSERT_EVENTS,
-        args=(rows,),
+        args=(EVENT_COLUMNS, [[row[column] for row in rows] for column in EVENT_COLUMNS]),
         retry=retry_policy(settings),
         job_timeout=settings.job_timeout_seconds,
         result_ttl=settings.result_ttl_seconds,

@@ -43,9 +43,9 @@ def bind(context: JobContext) -> None:
     _bound.context = context
 
 
-def insert_events(rows: list[dict[str, Any]]) -> int:
+def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     """Store one job's rows, plus those of fresh jobs queued behind it (see worker.merge).
-    Every attempt of this job rebuilds the same rows and token, so ClickHouse stores them once."""
+    Every attempt of this job rebuilds the same rows and tokens, so ClickHouse stores them once."""
     context: JobContext | None = getattr(_bound, "context", None)
     if context is None:
         raise RuntimeError("no job context bound in this worker thread (see worker.jobs.bind)")
@@ -53,11 +53,14 @@ def insert_events(rows: list[dict[str, Any]]) -> int:
     if job is None:
         raise RuntimeError("insert_events must run inside an RQ job")
     queue_key = Queue(job.origin, connection=job.connection).key
-    merged = merge.claim(job, queue_key, context.insert_max_rows - len(rows), context.claim_ttl_seconds)
+    budget = context.insert_max_rows - (len(data[0]) if data else 0)
+    merged = merge.claim(job, queue_key, budget, context.claim_ttl_seconds)
     if merged:
         job.meta["merged"] = merged  # shown by rq-dashboard if this job fails
         job.save_meta()
-        rows = rows + merge.merged_rows(job, merged)
-    stored = context.writer.write(rows, token=merge.insert_token(job, merged))
+    token = merge.insert_token(job, merged)
+    stored = 0
+    for part, (batch_columns, batch_data) in enumerate(merge.gather(job, merged).items()):
+        stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
     merge.release(job, merged)
     return stored

@@ -77,12 +77,23 @@ def claim(job: Job, queue_key: str, budget_events: int, ttl_seconds: int) -> lis
     return [job_id for job_id in text.split(",") if job_id]
 
 
-def merged_rows(job: Job, merged_ids: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+Batches = dict[tuple[str, ...], list[list[Any]]]
+"""Column set -> one list of values per column."""
+
+
+def gather(job: Job, merged_ids: list[str]) -> Batches:
+    """`job`'s data and the merged jobs' data, grouped by column set (one insert each:
+    jobs queued by another release may name other columns)."""
+    columns, data = job.args
+    batches: Batches = {tuple(columns): data}
     for other in Job.fetch_many(merged_ids, connection=job.connection, serializer=JSONSerializer):
-        if other is not None:
-            rows.extend(other.args[0])
-    return rows
+        if other is None:
+            continue
+        other_columns, other_data = other.args
+        into = batches.setdefault(tuple(other_columns), [[] for _ in other_columns])
+        for values, more in zip(into, other_data, strict=True):
+            values.extend(more)
+    return batches
 
 
 def release(job: Job, merged_ids: list[str]) -> None:

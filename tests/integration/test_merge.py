@@ -18,7 +18,7 @@ from tests.support.apps import api_client
 from tests.support.builders import basic_event
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
 from worker.merge import CLAIM_PREFIX, claim
-from worker.writer import Writer
+from worker.writer import Columns, Writer
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,9 @@ class CountingWriter:
         self.inner = inner
         self.inserts: list[int] = []
 
-    def write(self, rows: Sequence[dict[str, Any]], *, token: str) -> int:
-        self.inserts.append(len(rows))
-        return self.inner.write(rows, token=token)
+    def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int:
+        self.inserts.append(len(data[0]))
+        return self.inner.write(columns, data, token=token)
 
 
 def queue_jobs(redis: Redis, settings: Settings, jobs: int, per_job: int = 1) -> list[str]:

@@ -11,7 +11,7 @@ from redis import Redis
 from rq.registry import FailedJobRegistry
 
 from shared.migrate import load_migrations, migrate
-from shared.queue import connect_redis, events_queue
+from shared.queue import connect_redis, events_queue, job_rows
 from shared.redis_server import RedisServer
 from shared.schema import EVENT_COLUMNS
 from shared.settings import Settings
@@ -143,7 +143,7 @@ def test_a_job_whose_store_keeps_failing_lands_in_the_failed_registry(
     [job_id] = registry.get_job_ids()
     job = queue.fetch_job(job_id)
     assert job is not None and job.retries_left == 0
-    assert job.args[0][0]["event_id"] == "doomed"  # the event waits there, ready to requeue
+    assert job_rows(job)[0]["event_id"] == "doomed"  # the event waits there, ready to requeue
     assert "injected store failure #3" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]
     assert count_rows(migrated, settings) == 0
 

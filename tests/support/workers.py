@@ -5,7 +5,6 @@ Fault writers wrap the real EventWriter at the writer seam: the store stays real
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from redis import Redis
@@ -13,7 +12,7 @@ from redis import Redis
 from shared.settings import Settings
 from worker.jobs import JobContext, bind
 from worker.runner import make_worker
-from worker.writer import EventWriter, Writer
+from worker.writer import Columns, EventWriter, Writer
 
 
 def drain(redis: Redis, settings: Settings, writer: Writer) -> None:
@@ -35,12 +34,12 @@ class FailingWriter:
         self.after_insert = after_insert
         self.calls = 0
 
-    def write(self, rows: Sequence[dict[str, Any]], *, token: str) -> int:
+    def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int:
         self.calls += 1
         if self.calls > self.failures:
-            return self.inner.write(rows, token=token)
+            return self.inner.write(columns, data, token=token)
         if self.after_insert:  # stored, but the acknowledgement is lost: the job will retry
-            self.inner.write(rows, token=token)
+            self.inner.write(columns, data, token=token)
         raise StoreDown(f"injected store failure #{self.calls}")
 
 

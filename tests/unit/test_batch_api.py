@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from shared.queue import events_queue
+from shared.queue import events_queue, job_rows
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event
@@ -25,7 +25,7 @@ def client(settings: Settings, fake_redis: Redis) -> TestClient:
 
 
 def queued_ids(redis: Redis, settings: Settings) -> list[str]:
-    return [row["event_id"] for job in events_queue(redis, settings).get_jobs() for row in job.args[0]]
+    return [row["event_id"] for job in events_queue(redis, settings).get_jobs() for row in job_rows(job)]
 
 
 def events(n: int, **overrides: Any) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from rq import Queue
 from rq.job import Job
 
 from api.group_commit import GroupCommitter
+from shared.event import RequestContext, parse_event
 from shared.queue import enqueue_rows, events_queue
 from shared.settings import Settings
+from tests.support.builders import basic_event
 
 
 class GatedEnqueue:
@@ -36,8 +39,9 @@ class GatedEnqueue:
         return enqueue_rows(queue, rows, settings)
 
 
-def rows(n: int) -> list[dict[str, Any]]:
-    return [{"event_id": f"e{n}"}]
+def rows(n: int, count: int = 1) -> list[dict[str, Any]]:
+    context = RequestContext(received_at=datetime.now(UTC))
+    return [parse_event(basic_event(event_id=f"e{n}-{i}"), context) for i in range(count)]
 
 
 async def burst(committer: GroupCommitter, gate: GatedEnqueue, count: int) -> list[BaseException | None]:
@@ -83,12 +87,12 @@ def test_a_failed_enqueue_fails_every_request_of_its_group(settings: Settings, f
 def test_an_oversized_submit_still_goes_alone(settings: Settings, fake_redis: Redis) -> None:
     bounded = settings.model_copy(update={"job_max_events": 2})
     committer = GroupCommitter(events_queue(fake_redis, bounded), bounded)
-    asyncio.run(committer.submit([{"event_id": str(i)} for i in range(5)], 10))
+    asyncio.run(committer.submit(rows(0, count=5), 10))
     [job] = events_queue(fake_redis, bounded).get_jobs()
-    assert len(job.args[0]) == 5 and job.id.endswith("-n5")
+    assert len(job.args[1][0]) == 5 and job.id.endswith("-n5")
 
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_job_ids_carry_their_event_count(settings: Settings, fake_redis: Redis, count: int) -> None:
-    job = enqueue_rows(events_queue(fake_redis, settings), [{"event_id": "x"}] * count, settings)
+    job = enqueue_rows(events_queue(fake_redis, settings), rows(0, count), settings)
     assert job.id.endswith(f"-n{count}")

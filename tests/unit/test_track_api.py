@@ -12,8 +12,9 @@ from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from shared.queue import INSERT_EVENTS, events_queue
+from shared.queue import INSERT_EVENTS, events_queue, job_rows
 from shared.redis_server import free_port
+from shared.schema import EVENT_COLUMNS
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event
@@ -31,7 +32,7 @@ def queued_rows(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for job in queue.get_jobs():
         assert job.func_name == INSERT_EVENTS
-        rows.extend(job.args[0])
+        rows.extend(job_rows(job))
     return rows
 
 
@@ -62,9 +63,11 @@ def test_job_payload_is_json_never_pickle(client: TestClient, fake_redis: Redis,
     raw = fake_redis.hget(f"rq:job:{job_id}", "data")
     assert isinstance(raw, bytes)
     func, _instance, args, _kwargs = json.loads(zlib.decompress(raw))
-    assert func == INSERT_EVENTS and args[0][0]["event_id"] == event_id
+    assert func == INSERT_EVENTS and args[0] == list(EVENT_COLUMNS)
+    assert args[1][EVENT_COLUMNS.index("event_id")] == [event_id]  # column-oriented
     assert (
-        Job.fetch(job_id, connection=fake_redis, serializer=JSONSerializer).args[0][0]["event_id"] == event_id
+        job_rows(Job.fetch(job_id, connection=fake_redis, serializer=JSONSerializer))[0]["event_id"]
+        == event_id
     )
 
 
