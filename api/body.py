@@ -66,9 +66,9 @@ def decode_json(raw: bytes) -> Any:
         raise EventError("body", "empty; expected a JSON object")
     try:
         return loads_strict(raw)
-    except UnicodeDecodeError:
-        raise EventError("body", "not valid UTF-8") from None
     except ValueError as exc:
+        if "UTF-8" in str(exc):
+            raise EventError("body", "not valid UTF-8") from None
         raise EventError("body", f"malformed JSON ({exc})") from None
 
 

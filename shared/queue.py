@@ -1,7 +1,6 @@
 """The Redis queue between the API and the workers.
 
-Jobs are RQ jobs with RQ's JSON serializer (never pickle: pickle lets anyone who can
-write to Redis run code in the workers). A job calls `worker.jobs.insert_events` by
+Jobs are RQ jobs serialized as JSON (`shared.serializer`; never pickle). A job calls `worker.jobs.insert_events` by
 dotted path with two arguments, column-oriented as ClickHouse takes them: the column
 names, then one list of values per column (the rows of `shared.event.parse_event`,
 transposed). Workers then merge jobs by extending lists, with nothing to transpose, and
@@ -19,9 +18,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from shared.schema import EVENT_COLUMNS
+from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 
 INSERT_EVENTS = "worker.jobs.insert_events"
@@ -53,7 +52,7 @@ def connect_redis(url: str) -> Redis:
 
 
 def events_queue(redis: Redis, settings: Settings) -> Queue:
-    return Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+    return Queue(settings.queue_name, connection=redis, serializer=OrjsonSerializer)
 
 
 def retry_policy(settings: Settings) -> Retry | None:

@@ -21,7 +21,8 @@ from typing import Any
 
 from redis import Redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
+
+from shared.serializer import OrjsonSerializer
 
 CLAIM_PREFIX = "trackhouse:merge:"
 
@@ -86,7 +87,7 @@ def gather(job: Job, merged_ids: list[str]) -> Batches:
     jobs queued by another release may name other columns)."""
     columns, data = job.args
     batches: Batches = {tuple(columns): data}
-    for other in Job.fetch_many(merged_ids, connection=job.connection, serializer=JSONSerializer):
+    for other in Job.fetch_many(merged_ids, connection=job.connection, serializer=OrjsonSerializer):
         if other is None:
             continue
         other_columns, other_data = other.args

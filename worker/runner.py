@@ -23,12 +23,12 @@ from rq import Queue
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.scheduler import RQScheduler
-from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
 from shared.clickhouse import open_client
 from shared.queue import events_queue
+from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from worker.jobs import JobContext, bind
 from worker.writer import EventWriter, Writer
@@ -88,7 +88,7 @@ class SchedulerThread(threading.Thread):
             [settings.queue_name],
             connection=redis,
             interval=settings.scheduler_interval_seconds,
-            serializer=JSONSerializer,
+            serializer=OrjsonSerializer,
         )
         self._interval = settings.scheduler_interval_seconds
         self._stopping = threading.Event()
@@ -122,7 +122,7 @@ def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str 
     return EventWorker(
         [events_queue(redis, settings)],
         connection=redis,
-        serializer=JSONSerializer,
+        serializer=OrjsonSerializer,
         worker_ttl=settings.worker_ttl_seconds,
         in_thread=in_thread,
         name=name,

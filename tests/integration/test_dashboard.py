@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from rq.serializers import JSONSerializer
+from rq.serializers import JSONSerializer  # stdlib json: what rq-dashboard --json uses
 
 from shared.queue import connect_redis
 from shared.redis_server import RedisServer, free_port

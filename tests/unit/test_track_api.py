@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
+from rq.serializers import JSONSerializer  # stdlib json reads our jobs too
 
 from shared.queue import INSERT_EVENTS, events_queue, job_rows
 from shared.redis_server import free_port
