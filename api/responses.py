@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 
@@ -21,6 +22,19 @@ class ErrorBody(BaseModel):
 class FailureBody(BaseModel):
     error: Literal["Failed to track event"] = "Failed to track event"
     details: str
+
+
+def json_response(content: Any, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """JSON serialised by orjson: the models above document the shapes; the hot paths build dicts."""
+    return Response(
+        orjson.dumps(content), status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
+def tracked(event_id: str) -> Response:
+    return json_response(
+        {"success": True, "message": "Event tracked successfully", "event_id": event_id}, 201
+    )
 
 
 def error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

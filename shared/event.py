@@ -8,16 +8,23 @@ problem) for anything a client got wrong, and returns a dict keyed by
 from __future__ import annotations
 
 import ipaddress
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from shared.schema import EVENT_COLUMNS, JSON_COLUMNS, TIME_COLUMNS
+from shared.ids import new_uuid
 
 # DateTime64(3) holds 1900-01-01 .. 2299-12-31 23:59:59.999; outside it ClickHouse would clamp silently.
 _MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
@@ -56,6 +63,11 @@ class RequestContext:
     ip_address: str | None = None
     user_agent: str | None = None
     referrer: str | None = None
+    received_iso: str = field(init=False)
+    """`received_at` as the row stores it; computed once per request, not per event."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received_iso", _iso(_utc_millis(self.received_at)))
 
 
 def loads_strict(text: str | bytes) -> Any:
@@ -64,7 +76,8 @@ def loads_strict(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
-def _json_object(value: Any) -> dict[str, Any]:
+def _json_object_text(value: Any) -> str:
+    """An object, or a string holding one, as compact JSON text (how the column stores it)."""
     if isinstance(value, str):
         try:
             value = loads_strict(value)
@@ -74,7 +87,7 @@ def _json_object(value: Any) -> dict[str, Any]:
             ) from None
     if not isinstance(value, dict):
         raise PydanticCustomError("json_object", "must be a JSON object or a string holding one")
-    return value
+    return orjson.dumps(value).decode() if value else "{}"
 
 
 def _tags(value: Any) -> list[str]:
@@ -94,7 +107,13 @@ def _utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _timestamp(value: Any) -> datetime:
+def _iso(value: datetime) -> str:
+    # `value` is UTC with millisecond precision: "2024-05-01T12:30:15.123Z".
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _timestamp(value: Any) -> str:
+    """An ISO-8601 string with any offset (none: UTC), as UTC with milliseconds, 'Z'-suffixed."""
     if not isinstance(value, str):
         raise PydanticCustomError("timestamp", "must be an ISO-8601 date string")
     try:
@@ -108,7 +127,7 @@ def _timestamp(value: Any) -> datetime:
     parsed = _utc_millis(parsed)
     if not _MIN_TIME <= parsed <= _MAX_TIME:
         raise PydanticCustomError("timestamp", "must be between 1900-01-01 and 2299-12-31")
-    return parsed
+    return _iso(parsed)
 
 
 def _ip(value: Any) -> str:
@@ -120,9 +139,40 @@ def _ip(value: Any) -> str:
         raise PydanticCustomError("ip", "must be an IPv4 or IPv6 address") from None
 
 
-Text = Annotated[str | None, Field(default=None, strict=True)]
-JsonObject = Annotated[dict[str, Any] | None, BeforeValidator(_json_object), Field(default=None)]
-Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp), Field(default=None)]
+# Field types validate the request and hold the value as the queue row carries it: absent
+# text is "", objects are JSON text, times are ISO-8601 UTC strings. The schema shown in
+# /docs is what clients may send.
+Text = Annotated[str, Field(default="", strict=True)]
+JsonObject = Annotated[
+    str,
+    BeforeValidator(_json_object_text),
+    WithJsonSchema(
+        {"anyOf": [{"type": "object"}, {"type": "string", "description": "a JSON object, as text"}]}
+    ),
+    Field(default="{}"),
+]
+Timestamp = Annotated[
+    str | None,
+    BeforeValidator(_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "ISO-8601; no offset means UTC"}),
+    Field(default=None),
+]
+Tags = Annotated[
+    list[str],
+    BeforeValidator(_tags),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "string", "description": "a JSON array, as text"},
+            ]
+        }
+    ),
+    Field(default_factory=list),
+]
+IpAddress = Annotated[
+    str, BeforeValidator(_ip), WithJsonSchema({"type": "string", "format": "ip"}), Field(default="")
+]
 NonNegative = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
@@ -132,8 +182,8 @@ class TrackEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    event_type: Annotated[str, Field(strict=True)]
     event_id: Text
+    event_type: Annotated[str, Field(strict=True)]
     event_time: Timestamp
     event_attributes: JsonObject
 
@@ -145,7 +195,7 @@ class TrackEvent(BaseModel):
     link_attributes: JsonObject
     link_created_at: Timestamp
     link_expires_at: Timestamp
-    link_tags: Annotated[list[str] | None, BeforeValidator(_tags), Field(default=None)]
+    link_tags: Tags
 
     user_id: Text
     user_name: Text
@@ -165,15 +215,15 @@ class TrackEvent(BaseModel):
 
     visitor_id: Text
     session_id: Text
-    ip_address: Annotated[str | None, BeforeValidator(_ip), Field(default=None)]
+    ip_address: IpAddress
     country: Text
     city: Text
     device_type: Text
     browser: Text
     os: Text
-    user_agent: Text
+    user_agent: Annotated[str | None, Field(default=None, strict=True)]  # None: take the request's
 
-    referrer: Text
+    referrer: Annotated[str | None, Field(default=None, strict=True)]  # None: take the request's
     utm_source: Text
     utm_medium: Text
     utm_campaign: Text
@@ -190,7 +240,7 @@ class TrackEvent(BaseModel):
     @classmethod
     def _null_means_absent(cls, data: Any) -> Any:
         # A JSON null takes the field's default, as if it had not been sent.
-        if isinstance(data, dict):
+        if isinstance(data, dict) and None in data.values():
             return {key: value for key, value in data.items() if value is not None}
         return data
 
@@ -217,27 +267,6 @@ def _first_error(exc: ValidationError) -> EventError:
     return EventError(field, _PROBLEMS.get(error["type"], error["msg"]))
 
 
-def _iso(value: datetime) -> str:
-    # `value` is UTC with millisecond precision (see _timestamp): "2024-05-01T12:30:15.123Z".
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-
-def _dump_json(value: dict[str, Any] | None) -> str:
-    if not value:
-        return "{}"
-    return orjson.dumps(value).decode()
-
-
-# How each column is filled from the validated model (computed once: this runs per event).
-_TEXT_COLUMNS = tuple(
-    name
-    for name in EVENT_COLUMNS
-    if name not in JSON_COLUMNS
-    and name not in TIME_COLUMNS
-    and name not in ("link_tags", "time_spent_sec", "is_bounce", "is_qr_scan", "conversion_value")
-)
-
-
 def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
     """Validate one decoded JSON value and return its queue row (keys = EVENT_COLUMNS)."""
     if not isinstance(obj, dict):
@@ -249,29 +278,13 @@ def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
     except ValidationError as exc:
         raise _first_error(exc) from None
 
-    fields = event.__dict__
-    row: dict[str, Any] = dict.fromkeys(EVENT_COLUMNS, "")  # fixes the column order
-    for name in _TEXT_COLUMNS:
-        value = fields[name]
-        if value is not None:  # absent optional strings are stored empty, as ClickHouse prefers
-            row[name] = value
-    for name in JSON_COLUMNS:
-        row[name] = _dump_json(fields[name])
-    received = _iso(_utc_millis(context.received_at))
-    row["event_time"] = _iso(event.event_time) if event.event_time else received
-    row["received_at"] = received
-    row["link_created_at"] = _iso(event.link_created_at) if event.link_created_at else None
-    row["link_expires_at"] = _iso(event.link_expires_at) if event.link_expires_at else None
-    row["link_tags"] = event.link_tags or []
-    row["time_spent_sec"] = event.time_spent_sec
-    row["is_bounce"] = event.is_bounce
-    row["is_qr_scan"] = event.is_qr_scan
-    row["conversion_value"] = event.conversion_value
-
+    row = dict(event.__dict__)  # the model already holds every value as the row carries it
     # Defaults the contract gives: generated ids, and what the request itself says.
-    row["event_id"] = event.event_id or str(uuid.uuid4())
-    row["visitor_id"] = event.visitor_id or str(uuid.uuid4())
-    row["session_id"] = event.session_id or str(uuid.uuid4())
+    row["event_id"] = event.event_id or new_uuid()
+    row["visitor_id"] = event.visitor_id or new_uuid()
+    row["session_id"] = event.session_id or new_uuid()
+    row["event_time"] = event.event_time or context.received_iso
+    row["received_at"] = context.received_iso
     row["ip_address"] = event.ip_address or context.ip_address or ""
     if event.user_agent is None:
         row["user_agent"] = context.user_agent or ""

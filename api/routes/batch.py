@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.body import read_body, split_batch
-from api.responses import ErrorBody, FailureBody
+from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.track import READ_ERRORS, body_error, queue_failure, request_context
 from api.state import AppState
 from shared.event import EventError, TrackEvent, parse_event
@@ -78,7 +78,7 @@ _REQUEST_BODY: dict[str, Any] = {
     },
     summary="Track many events",
 )
-async def batch(request: Request) -> JSONResponse:
+async def batch(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
     settings = state.settings
     context = request_context(request)
@@ -89,27 +89,31 @@ async def batch(request: Request) -> JSONResponse:
         return body_error(exc)
 
     rows: list[dict[str, Any]] = []
-    results: list[Accepted | Rejected] = []
+    results: list[dict[str, Any]] = []  # shaped as Accepted / Rejected, built as dicts: this runs per event
     for index, item in enumerate(items):
         try:
             if isinstance(item, EventError):
                 raise item
             row = parse_event(item, context)
         except EventError as exc:
-            results.append(Rejected(index=index, error=exc.message))
+            results.append({"index": index, "error": exc.message})
             continue
         rows.append(row)
-        results.append(Accepted(index=index, event_id=row["event_id"]))
+        results.append({"index": index, "event_id": row["event_id"], "status": "accepted"})
 
     rejected = len(items) - len(rows)
     if not rows:
-        refused = BatchRejected(
-            success=False, accepted=0, rejected=rejected, results=results, error="no valid events"
-        )
-        return JSONResponse(refused.model_dump(), status_code=400)
+        refused = {
+            "success": False,
+            "accepted": 0,
+            "rejected": rejected,
+            "results": results,
+            "error": "no valid events",
+        }
+        return json_response(refused, 400)
     try:
         await state.committer.submit(rows, len(raw) * len(rows) // len(items))
     except RedisError as exc:
         return queue_failure(exc)
-    body = BatchResult(success=rejected == 0, accepted=len(rows), rejected=rejected, results=results)
-    return JSONResponse(body.model_dump(), status_code=201 if rejected == 0 else 207)
+    body = {"success": rejected == 0, "accepted": len(rows), "rejected": rejected, "results": results}
+    return json_response(body, 201 if rejected == 0 else 207)

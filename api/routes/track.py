@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
-from api.responses import ErrorBody, FailureBody, Tracked, error
+from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.state import AppState
 from shared.event import EventError, RequestContext, TrackEvent, parse_event
 
@@ -82,7 +82,7 @@ _REQUEST_BODY: dict[str, Any] = {
     },
     summary="Track one event",
 )
-async def track(request: Request) -> JSONResponse:
+async def track(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
     context = request_context(request)
     try:
@@ -94,4 +94,4 @@ async def track(request: Request) -> JSONResponse:
         await state.committer.submit([row], len(raw))
     except RedisError as exc:
         return queue_failure(exc)
-    return JSONResponse(Tracked(event_id=row["event_id"]).model_dump(), status_code=201)
+    return tracked(row["event_id"])
