@@ -2,8 +2,8 @@
 
 Jobs are RQ jobs serialized as JSON (`shared.serializer`; never pickle). A job calls `worker.jobs.insert_events` by
 dotted path with two arguments, column-oriented as ClickHouse takes them: the column
-names, then one list of values per column (the rows of `shared.event.parse_event`,
-transposed). Workers then merge jobs by extending lists, with nothing to transpose, and
+names, then one entry per column (`shared.columnar`: the rows of
+`shared.event.parse_event`, transposed). Workers then merge jobs by extending lists, with nothing to transpose, and
 naming the columns in every job lets a newer worker store jobs an older API queued.
 """
 
@@ -19,6 +19,7 @@ from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
 
+from shared.columnar import pack, unpack
 from shared.schema import EVENT_COLUMNS
 from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
@@ -63,7 +64,8 @@ def retry_policy(settings: Settings) -> Retry | None:
 def job_rows(job: Job) -> list[dict[str, Any]]:
     """A queued job's events as mappings (for tools and tests; workers use the lists)."""
     columns, data = job.args
-    return [dict(zip(columns, values, strict=True)) for values in zip(*data, strict=True)]
+    values = [unpack(entry) for entry in data]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _describe(rows: list[dict[str, Any]], shown: int = 5) -> str:
@@ -76,7 +78,7 @@ def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -
     """Queue one insert job holding `rows`; returns once Redis has acknowledged it."""
     return queue.enqueue(
         INSERT_EVENTS,
-        args=(EVENT_COLUMNS, [[row[column] for row in rows] for column in EVENT_COLUMNS]),
+        args=(EVENT_COLUMNS, pack(rows, EVENT_COLUMNS)),
         retry=retry_policy(settings),
         job_timeout=settings.job_timeout_seconds,
         result_ttl=settings.result_ttl_seconds,

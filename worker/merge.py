@@ -22,6 +22,7 @@ from typing import Any
 from redis import Redis
 from rq.job import Job
 
+from shared.columnar import unpack
 from shared.serializer import OrjsonSerializer
 
 CLAIM_PREFIX = "trackhouse:merge:"
@@ -85,15 +86,15 @@ Batches = dict[tuple[str, ...], list[list[Any]]]
 def gather(job: Job, merged_ids: list[str]) -> Batches:
     """`job`'s data and the merged jobs' data, grouped by column set (one insert each:
     jobs queued by another release may name other columns)."""
-    columns, data = job.args
-    batches: Batches = {tuple(columns): data}
-    for other in Job.fetch_many(merged_ids, connection=job.connection, serializer=OrjsonSerializer):
-        if other is None:
+    batches: Batches = {}
+    jobs = [job, *Job.fetch_many(merged_ids, connection=job.connection, serializer=OrjsonSerializer)]
+    for each in jobs:
+        if each is None:  # deleted meanwhile (e.g. by hand from the dashboard)
             continue
-        other_columns, other_data = other.args
-        into = batches.setdefault(tuple(other_columns), [[] for _ in other_columns])
-        for values, more in zip(into, other_data, strict=True):
-            values.extend(more)
+        columns, entries = each.args
+        into = batches.setdefault(tuple(columns), [[] for _ in columns])
+        for values, entry in zip(into, entries, strict=True):
+            values.extend(unpack(entry))
     return batches
 
 

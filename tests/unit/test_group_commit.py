@@ -15,7 +15,7 @@ from rq.job import Job
 
 from api.group_commit import GroupCommitter
 from shared.event import RequestContext, parse_event
-from shared.queue import enqueue_rows, events_queue
+from shared.queue import enqueue_rows, events_queue, job_rows
 from shared.settings import Settings
 from tests.support.builders import basic_event
 
@@ -89,7 +89,7 @@ def test_an_oversized_submit_still_goes_alone(settings: Settings, fake_redis: Re
     committer = GroupCommitter(events_queue(fake_redis, bounded), bounded)
     asyncio.run(committer.submit(rows(0, count=5), 10))
     [job] = events_queue(fake_redis, bounded).get_jobs()
-    assert len(job.args[1][0]) == 5 and job.id.endswith("-n5")
+    assert len(job_rows(job)) == 5 and job.id.endswith("-n5")
 
 
 @pytest.mark.parametrize("count", [1, 3])
