@@ -42,6 +42,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=30,
         proxy_headers=False,
+        access_log=settings.access_log,
     )
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()

@@ -67,10 +67,17 @@ class Settings(BaseSettings):
     insert_max_rows: int = Field(default=50_000, ge=1)
     """When the queue is deep, a worker merges queued jobs into one insert of up to this many rows
     (ClickHouse prefers few large inserts; chDB: ~8 ms fixed cost per insert)."""
+    insert_linger_ms: int = Field(default=200, ge=0, le=10_000)
+    """A worker holds a job this long after it was queued before claiming what queued behind it,
+    so a trickle becomes a few inserts a second instead of one per job. A backlog's jobs are
+    older than this and go at once. Bounds the extra end-to-end lag; 0 turns it off."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 
     log_level: str = "INFO"
+    access_log: bool = False
+    """One log line per HTTP request (uvicorn's access log); off: at thousands of events/s it
+    costs more than the request."""
 
     @field_validator("clickhouse_database")
     @classmethod

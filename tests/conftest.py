@@ -75,6 +75,7 @@ def settings(session_dir: Path, chdb_url: str) -> Settings:
         clickhouse_database=f"t_{uuid.uuid4().hex[:12]}",
         admin_token="test-admin-token",
         retry_intervals_seconds=[0, 0],
+        insert_linger_ms=0,  # tests that need it set it
     )
 
 

@@ -7,10 +7,13 @@ jobs need here before it starts working (`bind`).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from rq import Queue, get_current_job
+from rq.job import Job
 
 from shared.settings import Settings
 from worker import merge
@@ -24,6 +27,7 @@ class JobContext:
     writer: Writer
     insert_max_rows: int
     claim_ttl_seconds: int
+    linger_seconds: float = 0.0
 
     @classmethod
     def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
@@ -35,12 +39,23 @@ class JobContext:
             + attempts * settings.job_timeout_seconds
             + 86_400
         )
-        return cls(writer, settings.insert_max_rows, ttl)
+        return cls(writer, settings.insert_max_rows, ttl, settings.insert_linger_ms / 1000)
 
 
 def bind(context: JobContext) -> None:
     """Make `context` the one this thread's jobs run with."""
     _bound.context = context
+
+
+def _linger(job: Job, linger_seconds: float) -> None:
+    """Flush on size or on time: a young job waits out the linger so the jobs queued behind it
+    join its insert (chDB pays ~8 ms per insert, a server prefers ~1 insert/s per table)."""
+    if linger_seconds <= 0 or job.enqueued_at is None:
+        return
+    enqueued_at = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - enqueued_at).total_seconds()
+    if age < linger_seconds:
+        time.sleep(linger_seconds - age)
 
 
 def insert_events(columns: list[str], data: list[list[Any]]) -> int:
@@ -52,6 +67,7 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     job = get_current_job()
     if job is None:
         raise RuntimeError("insert_events must run inside an RQ job")
+    _linger(job, context.linger_seconds)
     queue_key = Queue(job.origin, connection=job.connection).key
     budget = context.insert_max_rows - (len(data[0]) if data else 0)
     merged = merge.claim(job, queue_key, budget, context.claim_ttl_seconds)

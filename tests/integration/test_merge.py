@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -111,3 +113,19 @@ def test_batch_endpoint_end_to_end(real_redis: Redis, migrated: Client, settings
     drain(real_redis, settings, real_writer(migrated, settings))
     stored = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
     assert sorted(r[0] for r in stored) == sorted(f"e2e-{i}" for i in range(200))
+
+
+def test_a_young_job_lingers_so_a_trickle_shares_one_insert(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    lingering = settings.model_copy(update={"insert_linger_ms": 400})
+    queue_jobs(real_redis, lingering, jobs=1)
+    writer = CountingWriter(real_writer(migrated, lingering))
+    worker = threading.Thread(target=drain, args=(real_redis, lingering, writer))
+    worker.start()
+    time.sleep(0.15)  # the worker holds the first job...
+    queue = events_queue(real_redis, lingering)
+    enqueue_rows(queue, [api_row("late-1"), api_row("late-2")], lingering)  # ...while more arrive
+    worker.join(timeout=10)
+    assert writer.inserts == [3]
+    assert count_rows(migrated, settings) == 3
