@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
 from api.responses import error
 from api.routes import batch, events, health, track
@@ -41,6 +42,9 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     app.state.trackhouse = AppState(settings, redis, committer, open_store)
     app.include_router(track.router)
     app.include_router(batch.router)
+    app.add_middleware(
+        IngestFastPath, handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch}
+    )
     app.include_router(events.router)
     app.include_router(health.router)
 

@@ -9,6 +9,7 @@ scaled on their own.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 from types import FrameType
@@ -44,6 +45,10 @@ def serve(app: FastAPI, settings: Settings) -> None:
         proxy_headers=False,
         access_log=settings.access_log,
     )
+    # Everything built so far lives as long as the process: keep it out of the cyclic GC's
+    # full collections, whose pauses otherwise show up in the request latency tail.
+    gc.collect()
+    gc.freeze()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
 
