@@ -15,10 +15,15 @@ Entry = list[Any] | dict[str, Any]
 
 
 def pack(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[Entry]:
+    """Rows (mappings) to one entry per column of `columns`, in that order."""
     count = len(rows)
+    keys = tuple(columns)
+    if all(tuple(row) == keys for row in rows):  # rows in column order: transpose in C
+        transposed = zip(*(row.values() for row in rows), strict=True)
+    else:
+        transposed = zip(*([row[column] for column in columns] for row in rows), strict=True)
     entries: list[Entry] = []
-    for column in columns:
-        values = [row[column] for row in rows]
+    for values in map(list, transposed):
         if count > 1 and values.count(values[0]) == count:  # one C-level scan
             entries.append({"repeat": count, "value": values[0]})
         else:

@@ -36,3 +36,8 @@ def test_shared_values_travel_once() -> None:
 
 def test_a_single_event_is_never_folded() -> None:
     assert pack(rows()[:1], COLUMNS)[1] == [""]
+
+
+def test_rows_in_another_key_order_land_in_the_right_columns() -> None:
+    shuffled = [dict(reversed(list(row.items()))) for row in rows()]
+    assert pack(shuffled, COLUMNS) == pack(rows(), COLUMNS)
