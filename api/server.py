@@ -53,7 +53,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         uvicorn.Server(config).run()
 
 
-def run_embedded(settings: Settings) -> None:
+def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
     redis_server: RedisServer | None = None
     redis_url = settings.redis_url
     if not redis_url:

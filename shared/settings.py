@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line, for log shippers."""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """`trackhouse worker` serves Prometheus metrics on this loopback port (0: off). With
+    --concurrency N, worker i listens on port + i."""
     access_log: bool = False
     """One log line per HTTP request (uvicorn's access log); off: at thousands of events/s it
     costs more than the request."""

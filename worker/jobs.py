@@ -78,5 +78,5 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     stored = 0
     for part, (batch_columns, batch_data) in enumerate(merge.gather(job, merged).items()):
         stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
-    merge.release(job, merged)
+    merge.release(job, merged, stored)
     return stored

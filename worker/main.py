@@ -1,9 +1,18 @@
-"""`trackhouse worker`: one worker process draining the queue into ClickHouse.
+"""`trackhouse worker`: worker processes draining the queue into ClickHouse.
 
-Scale by running more of them (with a ClickHouse server; chDB allows one process).
+One process by default; `--concurrency N` supervises N of them (each a full worker with its
+own ClickHouse client and scheduler thread), forwarding SIGTERM/SIGINT so each finishes its
+running job. chDB allows one process per data directory, so N > 1 needs a ClickHouse server.
 """
 
 from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from types import FrameType
 
 from shared.clickhouse import open_client
 from shared.migrate import migrate
@@ -11,9 +20,38 @@ from shared.queue import connect_redis
 from shared.settings import Settings
 from worker.runner import run_worker_process
 
+log = logging.getLogger(__name__)
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
+
+def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1) -> None:
     if not settings.redis_url:
         raise SystemExit("trackhouse worker needs TRACKHOUSE_REDIS_URL")
+    if concurrency > 1:
+        if settings.uses_chdb:
+            raise SystemExit(
+                "--concurrency > 1 needs a ClickHouse server: chDB allows one process per data directory"
+            )
+        raise SystemExit(_supervise(settings, concurrency, burst=burst))
     migrate(open_client(settings.store_url), settings.clickhouse_database)
     run_worker_process(connect_redis(settings.redis_url), settings, burst=burst)
+
+
+def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
+    migrate(open_client(settings.store_url), settings.clickhouse_database)  # the children find it done
+    children = []
+    for index in range(concurrency):
+        env = dict(os.environ)
+        if settings.worker_metrics_port:
+            env["TRACKHOUSE_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + index)
+        command = [sys.executable, "-m", "shared.cli", "worker", *(["--burst"] if burst else [])]
+        children.append(subprocess.Popen(command, env=env))
+    log.info("supervising %d worker processes: %s", concurrency, [child.pid for child in children])
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)

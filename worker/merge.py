@@ -22,6 +22,7 @@ from typing import Any
 from redis import Redis
 from rq.job import Job
 
+from shared import stats
 from shared.columnar import unpack
 from shared.serializer import OrjsonSerializer
 
@@ -98,10 +99,11 @@ def gather(job: Job, merged_ids: list[str]) -> Batches:
     return batches
 
 
-def release(job: Job, merged_ids: list[str]) -> None:
+def release(job: Job, merged_ids: list[str], stored_rows: int) -> None:
     """After A's insert succeeded: the merged jobs are done; drop them and the record."""
     with job.connection.pipeline(transaction=False) as pipe:
         for job_id in merged_ids:
             pipe.delete(Job.redis_job_namespace_prefix + job_id)
         pipe.delete(CLAIM_PREFIX + job.id)
+        stats.record_stored(pipe, stored_rows)
         pipe.execute()
