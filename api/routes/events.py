@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.event_reader import find_event
 from api.responses import ErrorBody, error
 from api.state import AppState, app_state
+from shared.locate import locate
 
 router = APIRouter()
 
@@ -30,13 +31,20 @@ def _authorized(request: Request, state: AppState) -> JSONResponse | None:
 @router.get(
     "/api/events/{event_id}",
     responses={
-        200: {"description": "The event as ClickHouse holds it", "content": {"application/json": {}}},
+        200: {
+            "description": (
+                'Stored: `{"status": "stored", ...every field as ClickHouse holds it}`. '
+                'Not stored yet: `{"status": "queued", "event_id", "job_id", "retries_left"}`, or '
+                '`{"status": "failed", "event_id", "job_id", "error"}` once its job is a dead letter.'
+            ),
+            "content": {"application/json": {}},
+        },
         401: {"model": ErrorBody},
         403: {"model": ErrorBody, "description": "No admin token configured"},
-        404: {"model": ErrorBody, "description": "Not stored (yet)"},
+        404: {"model": ErrorBody, "description": "Neither stored nor waiting in the queue"},
         503: {"model": ErrorBody, "description": "Store unreachable"},
     },
-    summary="Read back one stored event",
+    summary="Read back one event, or where it is in the pipeline",
 )
 def get_event(event_id: str, request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
     denied = _authorized(request, state)
@@ -46,6 +54,14 @@ def get_event(event_id: str, request: Request, state: Annotated[AppState, Depend
         event = find_event(state.store(), state.settings.clickhouse_database, event_id)
     except Exception as exc:  # any store failure: unreachable, not migrated, engine locked
         return error(503, f"store unavailable ({type(exc).__name__})")
-    if event is None:
+    if event is not None:
+        return {"status": "stored", **event}
+    where = locate(state.redis, state.settings, event_id)
+    if where is None:
         return error(404, "Event not found")
-    return event
+    body: dict[str, Any] = {"status": where.status, "event_id": event_id, "job_id": where.job_id}
+    if where.status == "failed":
+        body["error"] = where.error
+    else:
+        body["retries_left"] = where.retries_left
+    return body

@@ -88,12 +88,26 @@ def test_json_strings_offsets_and_unicode_arrive_normalised(
     assert str(partition) == "202405"  # monthly partitions, by the UTC event time
 
 
-def test_unknown_event_is_404_until_stored(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+def test_delivery_status_queued_then_stored(real_redis: Redis, migrated: Client, settings: Settings) -> None:
     client = api_client(settings, real_redis, migrated)
+    assert client.get("/api/events/never-sent", headers=AUTH).json() == {"error": "Event not found"}
     event_id = client.post(TRACK, json=basic_event()).json()["event_id"]
-    assert client.get(f"/api/events/{event_id}", headers=AUTH).json() == {"error": "Event not found"}
+    queued = client.get(f"/api/events/{event_id}", headers=AUTH).json()
+    assert queued["status"] == "queued" and queued["event_id"] == event_id and queued["job_id"]
     drain(real_redis, settings, real_writer(migrated, settings))
-    assert client.get(f"/api/events/{event_id}", headers=AUTH).status_code == 200
+    stored = client.get(f"/api/events/{event_id}", headers=AUTH).json()
+    assert stored["status"] == "stored" and stored["event_id"] == event_id and stored["link_id"] == "abc123"
+
+
+def test_delivery_status_failed_with_reason(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    client = api_client(settings, real_redis, migrated)
+    first = client.post(TRACK, json=basic_event()).json()["event_id"]
+    second = client.post(TRACK, json=basic_event()).json()["event_id"]  # merged into the first's insert
+    drain(real_redis, settings, FailingWriter(real_writer(migrated, settings), failures=100))
+    for event_id in (first, second):
+        failed = client.get(f"/api/events/{event_id}", headers=AUTH).json()
+        assert failed["status"] == "failed", failed
+        assert failed["error"].endswith("injected store failure #3")
 
 
 def test_readyz_with_real_parts(real_redis: Redis, migrated: Client, settings: Settings) -> None:

@@ -51,7 +51,7 @@ def read_back(base: str, event_id: str) -> dict[str, object]:
         status, body = http(
             "GET", f"{base}/api/events/{event_id}", headers={"Authorization": f"Bearer {TOKEN}"}
         )
-        return body if status == 200 else None
+        return body if status == 200 and body["status"] == "stored" else None
 
     return wait_for(stored, timeout_seconds=20, what=f"event {event_id} to be stored")
 
