@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.dashboard import mount_dashboard
 from shared.clickhouse import open_client
 from shared.migrate import migrate
 from shared.queue import connect_redis
@@ -73,7 +74,10 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
                 redis_url,
                 settings.store_url,
             )
-            serve(create_app(settings, redis=redis, open_store=lambda: store), settings)
+            app = create_app(settings, redis=redis, open_store=lambda: store)
+            if dashboard:
+                mount_dashboard(app, settings, redis_url)
+            serve(app, settings)
         finally:
             workers.stop()
             redis.close()
