@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
 from api.responses import error
-from api.routes import batch, events, health, track
+from api.routes import batch, events, health, metrics, track
 from api.state import AppState
 from shared.queue import events_queue
 from shared.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     )
     app.include_router(events.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
     @app.exception_handler(RequestValidationError)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import Any
 from rq import Queue
 from rq.job import Job
 
+from shared import metrics
 from shared.queue import enqueue_rows
 from shared.settings import Settings
 
@@ -80,6 +82,7 @@ class GroupCommitter:
         while self._pending:
             group = self._take_group()
             rows = [row for pending in group for row in pending.rows]
+            started = time.perf_counter()
             try:
                 await loop.run_in_executor(self._executor, self._enqueue, self._queue, rows, self._settings)
             except Exception as exc:  # every request of the group learns the enqueue failed
@@ -87,6 +90,7 @@ class GroupCommitter:
                     pending.done.set_exception(exc)
                     pending.done.exception()  # mark retrieved: a departed client must not log a warning
                 continue
+            metrics.observe_enqueue(len(rows), time.perf_counter() - started)
             self.jobs_enqueued += 1
             self.events_enqueued += len(rows)
             for pending in group:

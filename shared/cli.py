@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared.logs import configure_logging
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +35,102 @@ def _parser() -> argparse.ArgumentParser:
         help="run N worker processes (ClickHouse server only)",
     )
     commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    status = commands.add_parser(
+        "status", help="queue depth, retries, dead letters, workers, drain rate, store"
+    )
+    status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    failed = commands.add_parser("failed", help="dead letters: jobs that used up their retries")
+    actions = failed.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="failed jobs, oldest first")
+    listing.add_argument("--limit", type=int, default=None, metavar="N", help="show the first N only")
+    show = actions.add_parser("show", help="one job: meta, events and full traceback")
+    show.add_argument("job_id", metavar="ID")
+    requeue = actions.add_parser("requeue", help="put failed jobs back on the queue (one more attempt)")
+    requeue.add_argument("job_ids", nargs="*", metavar="ID")
+    requeue.add_argument("--all", action="store_true", help="every failed job")
+    purge = actions.add_parser("purge", help="delete failed jobs (and the jobs they merged)")
+    purge.add_argument(
+        "--older-than",
+        required=True,
+        type=_duration,
+        metavar="AGE",
+        help="failed more than AGE ago: 30m, 12h, 7d",
+    )
     return parser
+
+
+def _duration(text: str) -> timedelta:
+    from shared.dead_letters import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ops(args: argparse.Namespace, settings: Settings) -> int:
+    """`status` and `failed`: read Redis (never open chDB: the running process owns it)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from shared.queue import connect_redis
+    from shared.status import embedded_socket, mask_url, resolve_redis_url
+
+    url = resolve_redis_url(settings)
+    if url is None:
+        print(
+            f"trackhouse {args.command}: no Redis to read: TRACKHOUSE_REDIS_URL is unset and there is no "
+            f"embedded Redis socket at {embedded_socket(settings)} (is `trackhouse up` running?)",
+            file=sys.stderr,
+        )
+        return 1
+    redis = connect_redis(url)
+    try:
+        if args.command == "status":
+            return _status(redis, settings, url, as_json=args.json)
+        return _failed(redis, settings, args)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        print(f"trackhouse {args.command}: Redis not reachable at {mask_url(url)}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        redis.close()
+
+
+def _status(redis: Redis, settings: Settings, url: str, *, as_json: bool) -> int:
+    from shared.status import gather, render
+
+    snapshot = gather(redis, settings, url)
+    print(snapshot.to_json().decode() if as_json else render(snapshot))
+    return 0
+
+
+def _failed(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    from shared import dead_letters
+
+    if args.action == "list":
+        print(dead_letters.render_list(dead_letters.list_failed(redis, settings, limit=args.limit)))
+    elif args.action == "show":
+        try:
+            print(dead_letters.render_detail(dead_letters.show_failed(redis, args.job_id)))
+        except dead_letters.UnknownJob:
+            print(f"trackhouse failed show: no job {args.job_id}", file=sys.stderr)
+            return 1
+    elif args.action == "requeue":
+        if args.all == bool(args.job_ids):
+            print("trackhouse failed requeue: give job ids or --all (not both)", file=sys.stderr)
+            return 2
+        if args.all:
+            done, missing = dead_letters.requeue_all(redis, settings)
+        else:
+            done, missing = dead_letters.requeue(redis, settings, args.job_ids)
+        print(f"requeued {len(done)} job(s)" + "".join(f"\n  {job_id}" for job_id in done))
+        if missing:
+            print(f"not in the failed registry: {', '.join(missing)}", file=sys.stderr)
+            return 1
+    elif args.action == "purge":
+        purged = dead_letters.purge_older_than(redis, settings, args.older_than)
+        print(f"purged {len(purged)} failed job(s)" + "".join(f"\n  {job_id}" for job_id in purged))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 
         applied = migrate(open_client(settings.store_url), settings.clickhouse_database)
         print(f"applied {len(applied)} migration(s)" if applied else "schema up to date")
+    elif args.command in ("status", "failed"):
+        return _ops(args, settings)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from rq import Queue, get_current_job
 from rq.job import Job
 
+from shared import metrics
 from shared.settings import Settings
 from worker import merge
 from worker.writer import Writer
@@ -28,6 +29,8 @@ class JobContext:
     insert_max_rows: int
     claim_ttl_seconds: int
     linger_seconds: float = 0.0
+    max_retries: int = 0
+    """The retry policy's; a job with fewer retries left has failed before."""
 
     @classmethod
     def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
@@ -39,7 +42,7 @@ class JobContext:
             + attempts * settings.job_timeout_seconds
             + 86_400
         )
-        return cls(writer, settings.insert_max_rows, ttl, settings.insert_linger_ms / 1000)
+        return cls(writer, settings.insert_max_rows, ttl, settings.insert_linger_ms / 1000, attempts - 1)
 
 
 def bind(context: JobContext) -> None:
@@ -58,6 +61,7 @@ def _linger(job: Job, linger_seconds: float) -> None:
         time.sleep(linger_seconds - age)
 
 
+@metrics.JOB_ATTEMPTS_FAILED.count_exceptions()
 def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     """Store one job's rows, plus those of fresh jobs queued behind it (see worker.merge).
     Every attempt of this job rebuilds the same rows and tokens, so ClickHouse stores them once."""
@@ -67,6 +71,8 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     job = get_current_job()
     if job is None:
         raise RuntimeError("insert_events must run inside an RQ job")
+    if job.retries_left is not None and job.retries_left < context.max_retries:
+        metrics.JOB_RETRIES.inc()
     _linger(job, context.linger_seconds)
     queue_key = Queue(job.origin, connection=job.connection).key
     budget = context.insert_max_rows - (len(data[0]) if data else 0)
@@ -79,4 +85,5 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     for part, (batch_columns, batch_data) in enumerate(merge.gather(job, merged).items()):
         stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
     merge.release(job, merged, stored)
+    metrics.INSERT_MERGED_JOBS.observe(len(merged))
     return stored

@@ -26,6 +26,7 @@ from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
+from shared import metrics
 from shared.clickhouse import open_client
 from shared.queue import events_queue
 from shared.serializer import OrjsonSerializer
@@ -133,6 +134,8 @@ def run_worker_process(redis: Redis, settings: Settings, *, burst: bool = False)
     """`trackhouse worker`: one worker in the main thread (RQ's signal handling: SIGTERM
     finishes the current job, a second one abandons it to be retried), plus a scheduler."""
     bind(JobContext.from_settings(make_writer(settings), settings))
+    if settings.worker_metrics_port:
+        metrics.start_worker_server(settings.worker_metrics_port)
     scheduler = SchedulerThread(redis, settings)
     scheduler.start()
     try:

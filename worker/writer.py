@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
+from shared import metrics
 from shared.schema import TIME_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class EventWriter:
             column_oriented=True,
             settings={"insert_deduplication_token": token},
         )
-        log.info(
-            "inserted %d rows in %.1f ms (token %s)", rows, (time.perf_counter() - started) * 1000, token
-        )
+        elapsed = time.perf_counter() - started
+        metrics.observe_insert(rows, elapsed)
+        log.info("inserted %d rows in %.1f ms (token %s)", rows, elapsed * 1000, token)
         return rows

@@ -11,8 +11,10 @@ from redis.exceptions import RedisError
 
 from api.body import read_body, split_batch
 from api.responses import ErrorBody, FailureBody, json_response
+from api.routes.metrics import rejection_reason
 from api.routes.track import READ_ERRORS, body_error, queue_failure, request_context
 from api.state import AppState
+from shared import metrics
 from shared.event import EventError, TrackEvent, parse_event
 
 router = APIRouter()
@@ -86,7 +88,9 @@ async def batch(request: Request) -> Response:
         raw = await read_body(request, settings.batch_max_bytes)
         items = split_batch(raw, request.headers.get("content-type", ""), settings.batch_max_events)
     except READ_ERRORS as exc:
+        metrics.BATCH_REJECTED[rejection_reason(exc)].inc()
         return body_error(exc)
+    metrics.BATCH_EVENTS.observe(len(items))
 
     rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []  # shaped as Accepted / Rejected, built as dicts: this runs per event
@@ -96,6 +100,7 @@ async def batch(request: Request) -> Response:
                 raise item
             row = parse_event(item, context)
         except EventError as exc:
+            metrics.BATCH_REJECTED[rejection_reason(exc)].inc()
             results.append({"index": index, "error": exc.message})
             continue
         rows.append(row)
@@ -114,6 +119,8 @@ async def batch(request: Request) -> Response:
     try:
         await state.committer.submit(rows, len(raw) * len(rows) // len(items))
     except RedisError as exc:
+        metrics.BATCH_REJECTED["queue_unavailable"].inc(len(rows))
         return queue_failure(exc)
+    metrics.BATCH_ACCEPTED.inc(len(rows))
     body = {"success": rejected == 0, "accepted": len(rows), "rejected": rejected, "results": results}
     return json_response(body, 201 if rejected == 0 else 207)

@@ -13,7 +13,9 @@ from redis.exceptions import RedisError
 
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
+from api.routes.metrics import rejection_reason
 from api.state import AppState
+from shared import metrics
 from shared.event import EventError, RequestContext, TrackEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,12 @@ async def track(request: Request) -> Response:
         raw = await read_body(request, state.settings.max_body_bytes)
         row = parse_event(decode_json(raw), context)
     except READ_ERRORS as exc:
+        metrics.TRACK_REJECTED[rejection_reason(exc)].inc()
         return body_error(exc)
     try:
         await state.committer.submit([row], len(raw))
     except RedisError as exc:
+        metrics.TRACK_REJECTED["queue_unavailable"].inc()
         return queue_failure(exc)
+    metrics.TRACK_ACCEPTED.inc()
     return tracked(row["event_id"])
