@@ -146,10 +146,10 @@ def observe_insert(rows: int, seconds: float) -> None:
     _insert_rows.observe(rows)
 
 
-def start_worker_server(port: int) -> None:
-    """Serve this process's metrics on loopback (a worker has no other HTTP server)."""
-    prometheus_client.start_http_server(port, addr="127.0.0.1")
-    log.info("worker metrics on http://127.0.0.1:%d/metrics", port)
+def start_worker_server(port: int, host: str = "127.0.0.1") -> None:
+    """Serve this process's metrics (a worker has no other HTTP server); loopback by default."""
+    prometheus_client.start_http_server(port, addr=host)
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
 
 
 # --- the queue, read at scrape time ---

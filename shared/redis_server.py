@@ -26,6 +26,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 log = logging.getLogger(__name__)
 
 _MAX_UNIX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
+URL_FILE = "url"
+"""Written in the server's directory while it runs: the URL to reach it."""
 
 
 class RedisServerError(RuntimeError):
@@ -150,6 +152,9 @@ class RedisServer:
                 time.sleep(0.05)
         finally:
             client.close()
+        # Where ops tools (`trackhouse status`, `failed`) find it: a socket, or a TCP port when
+        # the data directory's path is too long for one.
+        (self.directory / URL_FILE).write_text(self.url)
         log.info(
             "redis-server %d ready at %s (AOF, appendfsync %s)",
             self._process.pid,
@@ -163,6 +168,7 @@ class RedisServer:
         process = self._process
         if process is None or process.poll() is not None:
             return
+        (self.directory / URL_FILE).unlink(missing_ok=True)
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:
             process.wait(timeout=timeout_seconds)

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object per line, for log shippers."""
+    worker_metrics_host: str = "127.0.0.1"
+    """Address the worker metrics server binds to (compose: 0.0.0.0, unpublished)."""
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     """`trackhouse worker` serves Prometheus metrics on this loopback port (0: off). With
     --concurrency N, worker i listens on port + i."""
@@ -91,6 +93,14 @@ class Settings(BaseSettings):
         # Database names are spliced into DDL (identifiers cannot be bound parameters).
         if not _IDENTIFIER.match(value):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `TRACKHOUSE_ADMIN_TOKEN=` (compose's default) must not mean "the empty string opens it".
+        if value is None or not value.get_secret_value().strip():
+            return None
         return value
 
     @field_validator("retry_intervals_seconds")

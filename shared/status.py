@@ -22,6 +22,7 @@ from rq.worker import Worker
 
 from shared import stats
 from shared.queue import events_in, events_queue
+from shared.redis_server import URL_FILE
 from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 
@@ -74,9 +75,12 @@ def embedded_socket(settings: Settings) -> Path:
 
 
 def resolve_redis_url(settings: Settings) -> str | None:
-    """The configured Redis, else the socket of a running `trackhouse up`, else None."""
+    """The configured Redis, else the one a running `trackhouse up` announced, else None."""
     if settings.redis_url:
         return settings.redis_url
+    announced = embedded_socket(settings).with_name(URL_FILE)
+    if announced.is_file():
+        return announced.read_text().strip()
     socket = embedded_socket(settings)
     return f"unix://{socket}" if socket.is_socket() else None
 

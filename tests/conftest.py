@@ -68,7 +68,7 @@ def store(chdb_url: str) -> Client:
 
 @pytest.fixture
 def settings(session_dir: Path, chdb_url: str) -> Settings:
-    """Settings for one test: its own database and queue name; fast retries."""
+    """Settings for one test: its own database (Redis is flushed per test); fast retries."""
     return Settings(
         data_dir=session_dir,
         clickhouse_url=chdb_url,

@@ -45,6 +45,8 @@ while budget > 0 do
   if n > budget then break end
   redis.call('LPOP', KEYS[1])
   if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+    -- A claimed job lives as long as the record naming it, never longer (no orphans).
+    redis.call('EXPIRE', ARGV[2] .. id, tonumber(ARGV[4]))
     claimed[#claimed + 1] = id
     budget = budget - n
   end

@@ -135,7 +135,7 @@ def run_worker_process(redis: Redis, settings: Settings, *, burst: bool = False)
     finishes the current job, a second one abandons it to be retried), plus a scheduler."""
     bind(JobContext.from_settings(make_writer(settings), settings))
     if settings.worker_metrics_port:
-        metrics.start_worker_server(settings.worker_metrics_port)
+        metrics.start_worker_server(settings.worker_metrics_port, settings.worker_metrics_host)
     scheduler = SchedulerThread(redis, settings)
     scheduler.start()
     try:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
+from api.auth import check_admin
 from api.event_reader import find_event
 from api.responses import ErrorBody, error
 from api.state import AppState, app_state
 from shared.locate import locate
 
 router = APIRouter()
-
-
-def _authorized(request: Request, state: AppState) -> JSONResponse | None:
-    """None when the caller holds the admin token, else the response to send."""
-    token = state.settings.admin_token
-    if token is None:
-        return error(403, "Read endpoints are disabled: set TRACKHOUSE_ADMIN_TOKEN to enable them")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        return error(401, "Unauthorized", headers={"WWW-Authenticate": "Bearer"})
-    return None
 
 
 @router.get(
@@ -47,7 +34,7 @@ def _authorized(request: Request, state: AppState) -> JSONResponse | None:
     summary="Read back one event, or where it is in the pipeline",
 )
 def get_event(event_id: str, request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
-    denied = _authorized(request, state)
+    denied = check_admin(request, state)
     if denied is not None:
         return denied
     try:

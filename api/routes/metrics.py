@@ -1,10 +1,9 @@
 """GET /metrics: Prometheus text exposition (metric list: `shared/metrics.py`), and the rejection
 reasons the ingestion handlers count.
 
-No authentication: a Prometheus scraper should not need the admin token, and the metrics hold
-no event data. The API's bind address (`TRACKHOUSE_HOST`, loopback by default) is the only
-protection: where the API listens publicly, so does /metrics; restrict it at the proxy or
-network if that matters.
+With TRACKHOUSE_ADMIN_TOKEN set, a scraper sends it as a bearer token (Prometheus:
+`authorization: {credentials: ...}`): the tracking port is public, the pipeline's figures are
+not. Without a token (the local default, bound to loopback) /metrics is open.
 
 With `PROMETHEUS_MULTIPROC_DIR` set, the counters and histograms are those of every process
 writing to that directory (`prometheus_client.multiprocess.MultiProcessCollector`). The queue
@@ -15,11 +14,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from api.auth import check_admin
 from api.body import BodyTooLarge, UnsupportedEncoding
 from api.state import AppState, app_state
 from shared.event import EventError, MissingFieldError
@@ -50,6 +50,9 @@ def rejection_reason(exc: Exception) -> Reason:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
     summary="Prometheus metrics",
 )
-def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+def metrics(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
+    denied = check_admin(request, state, open_without_token=True)
+    if denied is not None:
+        return denied
     body = exposition(QueueCollector(state.redis, state.settings.queue_name))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -129,3 +129,14 @@ def test_a_young_job_lingers_so_a_trickle_shares_one_insert(
     worker.join(timeout=10)
     assert writer.inserts == [3]
     assert count_rows(migrated, settings) == 3
+
+
+def test_claimed_jobs_expire_with_their_claim_record(real_redis: Redis, settings: Settings) -> None:
+    queue = events_queue(real_redis, settings)
+    first = enqueue_rows(queue, [api_row("a")], settings)
+    behind = enqueue_rows(queue, [api_row("b")], settings)
+    queue.pop_job_id()
+    assert claim(first, queue.key, 100, 3600) == [behind.id]
+    # If the claiming job dies a dead letter and expires, what it claimed goes too: no orphans.
+    assert 0 < real_redis.ttl(behind.key) <= 3600
+    assert 0 < real_redis.ttl(CLAIM_PREFIX + first.id) <= 3600

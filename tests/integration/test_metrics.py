@@ -71,7 +71,9 @@ def test_metrics_endpoint_reads_the_real_queue(
     drain(real_redis, exhausted, FailingWriter(real_writer(migrated, settings), failures=1))
     assert FailedJobRegistry(queue=events_queue(real_redis, settings)).count == 1
     queue_events(settings, real_redis, 3)
-    response = api_client(settings, real_redis).get("/metrics")
+    response = api_client(settings, real_redis).get(
+        "/metrics", headers={"Authorization": "Bearer test-admin-token"}
+    )
     assert response.status_code == 200
     text = response.text
     for line in (

@@ -180,6 +180,7 @@ def test_queued_events_survive_a_redis_restart(
     redis = connect_redis(server.start())
     client = api_client(settings, redis, migrated)
     ids = [client.post(TRACK, json=basic_event()).json()["event_id"] for _ in range(20)]
+    assert (short_dir / "url").read_text() == server.url  # announced for `trackhouse status`
     server.stop(kill=kill)
     server.start()  # same directory: the AOF is replayed
     try:

@@ -49,4 +49,4 @@ def real_writer(store: Client, settings: Settings) -> EventWriter:
 
 def count_rows(store: Client, settings: Settings, *, final: bool = False) -> int:
     table = f"{settings.clickhouse_database}.events{' FINAL' if final else ''}"
-    return int(store.command(f"SELECT count() FROM {table}"))
+    return int(str(store.command(f"SELECT count() FROM {table}")))

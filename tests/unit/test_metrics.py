@@ -217,7 +217,8 @@ def test_batch_bad_ndjson_line_and_unreadable_body(client: TestClient) -> None:
 def test_metrics_endpoint_serves_text(client: TestClient, fake_redis: Redis, settings: Settings) -> None:
     enqueue_rows(events_queue(fake_redis, settings), rows(4), settings)
     client.post(TRACK, json=basic_event())
-    response = client.get("/metrics")  # no Authorization header: open by design
+    assert client.get("/metrics").status_code == 401  # a token is configured: scrapers send it
+    response = client.get("/metrics", headers={"Authorization": "Bearer test-admin-token"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -235,3 +236,8 @@ def test_metrics_endpoint_serves_text(client: TestClient, fake_redis: Redis, set
     ):
         assert name in text, name
     assert "_created" not in text
+
+
+def test_metrics_are_open_without_a_configured_token(settings: Settings, fake_redis: Redis) -> None:
+    client = api_client(settings.model_copy(update={"admin_token": None}), fake_redis)
+    assert client.get("/metrics").status_code == 200

@@ -167,3 +167,9 @@ def test_openapi_documents_the_real_shapes(client: TestClient) -> None:
     assert {"event_id", "event_attributes", "link_tags", "conversion_value"} <= set(schema["properties"])
     assert set(operation["responses"]) >= {"201", "400", "413", "500"}
     assert "422" not in operation["responses"]
+
+
+def test_a_blank_admin_token_is_no_token() -> None:
+    # compose passes TRACKHOUSE_ADMIN_TOKEN= when unset: an empty bearer must not open anything
+    assert Settings(admin_token="").admin_token is None
+    assert Settings(admin_token="  ").admin_token is None
