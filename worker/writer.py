@@ -62,5 +62,13 @@ class EventWriter:
         )
         elapsed = time.perf_counter() - started
         metrics.observe_insert(rows, elapsed)
-        log.info("inserted %d rows in %.1f ms (token %s)", rows, elapsed * 1000, token)
+        ms = round(elapsed * 1000, 1)
+        job_id = token.split(":", 1)[0]  # tokens are "<job id>:<claim digest>:<part>"
+        log.info(
+            "inserted %d rows in %.1f ms (job %s)",
+            rows,
+            ms,
+            job_id,
+            extra={"rows": rows, "ms": ms, "job_id": job_id},
+        )
         return rows
