@@ -36,6 +36,10 @@ def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1)
     run_worker_process(connect_redis(settings.redis_url), settings, burst=burst)
 
 
+def child_command(burst: bool) -> list[str]:
+    return [sys.executable, "-m", "shared.cli", "worker", *(["--burst"] if burst else [])]
+
+
 def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
     migrate(open_client(settings.store_url), settings.clickhouse_database)  # the children find it done
     children = []
@@ -43,8 +47,7 @@ def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
         env = dict(os.environ)
         if settings.worker_metrics_port:
             env["TRACKHOUSE_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + index)
-        command = [sys.executable, "-m", "shared.cli", "worker", *(["--burst"] if burst else [])]
-        children.append(subprocess.Popen(command, env=env))
+        children.append(subprocess.Popen(child_command(burst), env=env))
     log.info("supervising %d worker processes: %s", concurrency, [child.pid for child in children])
 
     def forward(signum: int, frame: FrameType | None) -> None:
