@@ -11,13 +11,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis import Redis
+from shared.visitors import DailySalt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.client import ClientResolver
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
 from api.responses import error
 from api.routes import batch, events, health, metrics, track
 from api.state import AppState
+from shared.enrich import Enricher
 from shared.queue import events_queue
 from shared.settings import Settings
 
@@ -39,7 +42,10 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.trackhouse = AppState(settings, redis, committer, open_store)
+    enricher = Enricher(settings, DailySalt(redis) if settings.visitor_hash else None)
+    app.state.trackhouse = AppState(
+        settings, redis, committer, ClientResolver(settings), enricher, open_store
+    )
     app.include_router(track.router)
     app.include_router(batch.router)
     app.add_middleware(

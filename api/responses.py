@@ -31,10 +31,14 @@ def json_response(content: Any, status_code: int, headers: dict[str, str] | None
     )
 
 
-def tracked(event_id: str) -> Response:
-    return json_response(
-        {"success": True, "message": "Event tracked successfully", "event_id": event_id}, 201
-    )
+DROPPED_HEADER = "X-Trackhouse-Dropped"
+
+
+def tracked(event_id: str, dropped: str | None = None) -> Response:
+    """The contract's 201. A dropped event (e.g. a bot) gets the same body; the header says why."""
+    headers = {DROPPED_HEADER: dropped} if dropped else None
+    body = {"success": True, "message": "Event tracked successfully", "event_id": event_id}
+    return json_response(body, 201, headers=headers)
 
 
 def error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -10,7 +10,9 @@ from clickhouse_connect.driver.client import Client
 from fastapi import Request
 from redis import Redis
 
+from api.client import ClientResolver
 from api.group_commit import GroupCommitter
+from shared.enrich import Enricher
 from shared.settings import Settings
 
 
@@ -19,6 +21,8 @@ class AppState:
     settings: Settings
     redis: Redis
     committer: GroupCommitter
+    resolver: ClientResolver
+    enricher: Enricher
     open_store: Callable[[], Client]
     """Opens the ClickHouse client on first use: with chDB in split mode the worker
     process owns the engine, so the API must not open it unless asked to read."""

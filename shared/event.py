@@ -63,6 +63,9 @@ class RequestContext:
     ip_address: str | None = None
     user_agent: str | None = None
     referrer: str | None = None
+    country: str | None = None
+    """From a trusted proxy's geo header (api.client)."""
+    city: str | None = None
     received_iso: str = field(init=False)
     """`received_at` as the row stores it; computed once per request, not per event."""
 
@@ -267,8 +270,11 @@ def _first_error(exc: ValidationError) -> EventError:
     return EventError(field, _PROBLEMS.get(error["type"], error["msg"]))
 
 
-def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
-    """Validate one decoded JSON value and return its queue row (keys = EVENT_COLUMNS)."""
+def parse_event(obj: object, context: RequestContext, *, generate_ids: bool = True) -> dict[str, Any]:
+    """Validate one decoded JSON value and return its queue row (keys = EVENT_COLUMNS).
+
+    Absent visitor_id / session_id become random UUIDs, or, with `generate_ids=False`, stay
+    empty for enrichment to fill (`shared.enrich`: a daily visitor hash, the current session)."""
     if not isinstance(obj, dict):
         raise EventError("body", "must be a JSON object")
     if obj.get("event_type") is None:
@@ -281,10 +287,13 @@ def parse_event(obj: object, context: RequestContext) -> dict[str, Any]:
     row = dict(event.__dict__)  # the model already holds every value as the row carries it
     # Defaults the contract gives: generated ids, and what the request itself says.
     row["event_id"] = event.event_id or new_uuid()
-    row["visitor_id"] = event.visitor_id or new_uuid()
-    row["session_id"] = event.session_id or new_uuid()
+    if generate_ids:
+        row["visitor_id"] = event.visitor_id or new_uuid()
+        row["session_id"] = event.session_id or new_uuid()
     row["event_time"] = event.event_time or context.received_iso
     row["received_at"] = context.received_iso
+    row["is_bot"] = False
+    row["event_time_clamped"] = False
     row["ip_address"] = event.ip_address or context.ip_address or ""
     if event.user_agent is None:
         row["user_agent"] = context.user_agent or ""

@@ -87,8 +87,15 @@ _accepted = Counter(
 _rejected = Counter(
     "trackhouse_events_rejected", "Events refused, by endpoint and reason.", ["endpoint", "reason"]
 )
+_dropped = Counter(
+    "trackhouse_events_dropped",
+    "Events answered but not stored (enrichment: bots with TRACKHOUSE_DROP_BOTS).",
+    ["endpoint", "reason"],
+)
 TRACK_ACCEPTED = _accepted.labels("track")
 BATCH_ACCEPTED = _accepted.labels("batch")
+TRACK_DROPPED_BOT = _dropped.labels("track", "bot")
+BATCH_DROPPED_BOT = _dropped.labels("batch", "bot")
 # Every (endpoint, reason) child exists from the start: a rate() over a series that appears
 # only at its first increment misses that increment.
 TRACK_REJECTED: dict[Reason, Counter] = {reason: _rejected.labels("track", reason) for reason in REASONS}

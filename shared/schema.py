@@ -69,4 +69,6 @@ EVENT_COLUMNS: Final = (
     "conversion_type",
     "conversion_value",
     "received_at",
+    "is_bot",
+    "event_time_clamped",
 )

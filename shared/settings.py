@@ -75,6 +75,32 @@ class Settings(BaseSettings):
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 
+    # --- enrichment (never overrides a value the client sent) ---
+    enrich_user_agent: bool = True
+    """device_type, browser, os and is_bot from the user agent (ua-parser rules, cached per UA)."""
+    drop_bots: bool = False
+    """Answer bots' events (201 / "dropped") but do not store them."""
+    visitor_hash: bool = True
+    """visitor_id, when absent, is a hash of IP, user agent and project/team under a salt that
+    changes every UTC day (stable within a day, not linkable across days). Off: a random UUID."""
+    sessions: bool = True
+    """session_id, when absent, is the visitor's current session (idle window below). Off: random."""
+    session_idle_seconds: int = Field(default=1800, ge=60)
+    geo_headers: bool = True
+    """country/city from CDN headers (Cloudflare, Vercel, CloudFront), from trusted proxies only."""
+    geo_database: bool = True
+    """country from an offline IP database (iptocc) when no header gave one."""
+    trusted_proxies: list[str] = Field(default=[])
+    """CIDRs of the proxies / CDN edges in front of the API: only their X-Forwarded-For and geo
+    headers are believed. Empty: the TCP peer is the client and headers are ignored."""
+    ip_storage: Literal["full", "truncated", "none"] = "full"
+    """How the client IP is stored: whole, truncated (IPv4 /24, IPv6 /48) or not at all. The
+    visitor hash is computed from the full IP first."""
+    max_future_seconds: int = Field(default=300, ge=0)
+    """An event_time further ahead than this is clamped to the receive time (and flagged)."""
+    max_past_days: int = Field(default=90, ge=1)
+    """Backfilled event_times up to this old are accepted; older ones are refused (400)."""
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object per line, for log shippers."""

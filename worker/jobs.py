@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq import Queue, get_current_job
 from rq.job import Job
 
 from shared import metrics
+from shared.ids import new_uuid
 from shared.settings import Settings
+from shared.visitors import assign_sessions
 from worker import merge
 from worker.writer import Writer
 
 _bound = threading.local()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,8 @@ class JobContext:
     linger_seconds: float = 0.0
     max_retries: int = 0
     """The retry policy's; a job with fewer retries left has failed before."""
+    session_idle_seconds: int = 0
+    """Sessions for events that came without one: the visitor's idle window (0: random ids)."""
 
     @classmethod
     def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
@@ -42,7 +49,14 @@ class JobContext:
             + attempts * settings.job_timeout_seconds
             + 86_400
         )
-        return cls(writer, settings.insert_max_rows, ttl, settings.insert_linger_ms / 1000, attempts - 1)
+        return cls(
+            writer,
+            settings.insert_max_rows,
+            ttl,
+            settings.insert_linger_ms / 1000,
+            attempts - 1,
+            settings.session_idle_seconds if settings.sessions else 0,
+        )
 
 
 def bind(context: JobContext) -> None:
@@ -59,6 +73,32 @@ def _linger(job: Job, linger_seconds: float) -> None:
     age = (datetime.now(UTC) - enqueued_at).total_seconds()
     if age < linger_seconds:
         time.sleep(linger_seconds - age)
+
+
+def _fill_sessions(job: Job, columns: Sequence[str], data: list[list[Any]], idle_seconds: int) -> None:
+    """Events the API left without a session_id get their visitor's current one: one Redis
+    round trip for the whole insert (shared.visitors.assign_sessions)."""
+    if "session_id" not in columns:
+        return
+    sessions = data[columns.index("session_id")]
+    missing = [i for i, session in enumerate(sessions) if not session]
+    if not missing:
+        return
+    if not idle_seconds:
+        for i in missing:
+            sessions[i] = new_uuid()
+        return
+    visitors = data[columns.index("visitor_id")]
+    times = data[columns.index("event_time")]
+    visits = [(visitors[i], _epoch_ms(times[i])) for i in missing]
+    for i, session in zip(
+        missing, assign_sessions(job.connection, visits, idle_seconds=idle_seconds), strict=True
+    ):
+        sessions[i] = session
+
+
+def _epoch_ms(iso: str) -> int:
+    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
 
 
 @metrics.JOB_ATTEMPTS_FAILED.count_exceptions()
@@ -83,6 +123,7 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     token = merge.insert_token(job, merged)
     stored = 0
     for part, (batch_columns, batch_data) in enumerate(merge.gather(job, merged).items()):
+        _fill_sessions(job, batch_columns, batch_data, context.session_idle_seconds)
         stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
     merge.release(job, merged, stored)
     metrics.INSERT_MERGED_JOBS.observe(len(merged))

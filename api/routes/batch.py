@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from api.body import read_body, split_batch
 from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
-from api.routes.track import READ_ERRORS, body_error, queue_failure, request_context
+from api.routes.track import READ_ERRORS, body_error, queue_failure
 from api.state import AppState
 from shared import metrics
 from shared.event import EventError, TrackEvent, parse_event
@@ -26,6 +26,13 @@ class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
+class Dropped(BaseModel):
+    index: int
+    event_id: str
+    status: Literal["dropped"] = "dropped"
+    reason: str  # "bot" (TRACKHOUSE_DROP_BOTS)
+
+
 class Rejected(BaseModel):
     index: int
     error: str
@@ -34,8 +41,9 @@ class Rejected(BaseModel):
 class BatchResult(BaseModel):
     success: bool
     accepted: int
+    dropped: int
     rejected: int
-    results: list[Accepted | Rejected]
+    results: list[Accepted | Dropped | Rejected]
 
 
 class BatchRejected(BatchResult):
@@ -83,7 +91,7 @@ _REQUEST_BODY: dict[str, Any] = {
 async def batch(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
     settings = state.settings
-    context = request_context(request)
+    context = state.resolver.context(request)
     try:
         raw = await read_body(request, settings.batch_max_bytes)
         items = split_batch(raw, request.headers.get("content-type", ""), settings.batch_max_events)
@@ -94,20 +102,32 @@ async def batch(request: Request) -> Response:
 
     rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []  # shaped as Accepted / Rejected, built as dicts: this runs per event
+    dropped = 0
     for index, item in enumerate(items):
         try:
             if isinstance(item, EventError):
                 raise item
-            row = parse_event(item, context)
+            row = parse_event(item, context, generate_ids=False)
+            reason = state.enricher.apply(row, context)
         except EventError as exc:
             metrics.BATCH_REJECTED[rejection_reason(exc)].inc()
             results.append({"index": index, "error": exc.message})
             continue
+        except RedisError as exc:  # the day's visitor salt lives in Redis
+            metrics.BATCH_REJECTED["queue_unavailable"].inc(len(items) - index)
+            return queue_failure(exc)
+        if reason:
+            dropped += 1
+            metrics.BATCH_DROPPED_BOT.inc()
+            results.append(
+                {"index": index, "event_id": row["event_id"], "status": "dropped", "reason": reason}
+            )
+            continue
         rows.append(row)
         results.append({"index": index, "event_id": row["event_id"], "status": "accepted"})
 
-    rejected = len(items) - len(rows)
-    if not rows:
+    rejected = len(items) - len(rows) - dropped
+    if not rows and not dropped:
         refused = {
             "success": False,
             "accepted": 0,
@@ -117,10 +137,17 @@ async def batch(request: Request) -> Response:
         }
         return json_response(refused, 400)
     try:
-        await state.committer.submit(rows, len(raw) * len(rows) // len(items))
+        if rows:
+            await state.committer.submit(rows, len(raw) * len(rows) // len(items))
     except RedisError as exc:
         metrics.BATCH_REJECTED["queue_unavailable"].inc(len(rows))
         return queue_failure(exc)
     metrics.BATCH_ACCEPTED.inc(len(rows))
-    body = {"success": rejected == 0, "accepted": len(rows), "rejected": rejected, "results": results}
+    body = {
+        "success": rejected == 0,
+        "accepted": len(rows),
+        "dropped": dropped,
+        "rejected": rejected,
+        "results": results,
+    }
     return json_response(body, 201 if rejected == 0 else 207)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,29 +14,10 @@ from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
 from shared import metrics
-from shared.event import EventError, RequestContext, TrackEvent, parse_event
+from shared.event import EventError, TrackEvent, parse_event
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-
-def _client_ip(request: Request) -> str | None:
-    host = request.client.host if request.client else None
-    if host is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:  # e.g. a unix-socket peer
-        return None
-
-
-def request_context(request: Request) -> RequestContext:
-    return RequestContext(
-        received_at=datetime.now(UTC),
-        ip_address=_client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-        referrer=request.headers.get("referer"),
-    )
 
 
 def body_error(exc: Exception) -> JSONResponse:
@@ -86,13 +65,20 @@ _REQUEST_BODY: dict[str, Any] = {
 )
 async def track(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
-    context = request_context(request)
+    context = state.resolver.context(request)
     try:
         raw = await read_body(request, state.settings.max_body_bytes)
-        row = parse_event(decode_json(raw), context)
+        row = parse_event(decode_json(raw), context, generate_ids=False)
+        dropped = state.enricher.apply(row, context)
     except READ_ERRORS as exc:
         metrics.TRACK_REJECTED[rejection_reason(exc)].inc()
         return body_error(exc)
+    except RedisError as exc:  # the day's visitor salt lives in Redis
+        metrics.TRACK_REJECTED["queue_unavailable"].inc()
+        return queue_failure(exc)
+    if dropped:
+        metrics.TRACK_DROPPED_BOT.inc()
+        return tracked(row["event_id"], dropped=dropped)
     try:
         await state.committer.submit([row], len(raw))
     except RedisError as exc:

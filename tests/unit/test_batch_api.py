@@ -42,6 +42,7 @@ def test_all_valid_is_201_with_results_in_order(
     assert response.json() == {
         "success": True,
         "accepted": 3,
+        "dropped": 0,
         "rejected": 0,
         "results": [{"index": i, "event_id": f"b-{i}", "status": "accepted"} for i in range(3)],
     }
