@@ -17,6 +17,8 @@ end
 done = common.done
 
 local counter = 0
+local user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " ..
+  "Chrome/124.0.0.0 Safari/537.36"
 local per_request = 100
 local event =
   '{"event_type":"conversion","event_id":"%s-%d-%d-%d","link_id":"abc123","link_slug":"promo-summer",' ..
@@ -40,5 +42,6 @@ request = function()
     events[i] = string.format(event, prefix, tid, counter, i)
   end
   local body = "[" .. table.concat(events, ",") .. "]"
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  -- A real browser's user agent, so the API's enrichment does the work it does in production.
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["User-Agent"] = user_agent}, body)
 end

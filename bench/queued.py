@@ -72,9 +72,27 @@ def _plain(port: int, redis_url: str, chdb_url: str) -> Topology:
     )
 
 
-def _trackhouse(port: int, redis_url: str, chdb_url: str, spec: LoadSpec, workdir: Path) -> Topology:
+# Every enrichment step off: what `track` pays for enrichment is the difference.
+ENRICHMENT_OFF = {
+    "TRACKHOUSE_ENRICH_USER_AGENT": "false",
+    "TRACKHOUSE_VISITOR_HASH": "false",
+    "TRACKHOUSE_SESSIONS": "false",
+    "TRACKHOUSE_GEO_HEADERS": "false",
+    "TRACKHOUSE_GEO_DATABASE": "false",
+}
+
+
+def _trackhouse(
+    port: int,
+    redis_url: str,
+    chdb_url: str,
+    spec: LoadSpec,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Topology:
     env = clean_env(
         {
+            **(extra_env or {}),
             "TRACKHOUSE_HOST": "127.0.0.1",
             "TRACKHOUSE_PORT": str(port),
             "TRACKHOUSE_REDIS_URL": redis_url,
@@ -103,6 +121,9 @@ def topology_for(name: str, port: int, redis_url: str, chdb_url: str, workdir: P
         return _trackhouse(
             port, redis_url, chdb_url, LoadSpec(f"{base}/api/events/track", TRACK_LUA), workdir
         )
+    if name == "track-noenrich":
+        spec = LoadSpec(f"{base}/api/events/track", TRACK_LUA)
+        return _trackhouse(port, redis_url, chdb_url, spec, workdir, ENRICHMENT_OFF)
     if name == "batch":
         spec = LoadSpec(f"{base}/api/events/batch", BATCH_LUA, events_per_request=BATCH_SIZE)
         return _trackhouse(port, redis_url, chdb_url, spec, workdir)

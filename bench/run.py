@@ -35,6 +35,7 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "naive": direct.run_naive,
     "plain": partial(queued.run_queued, "plain"),
     "track": partial(queued.run_queued, "track"),
+    "track-noenrich": partial(queued.run_queued, "track-noenrich"),
     "batch": partial(queued.run_queued, "batch"),
 }
 
@@ -42,7 +43,9 @@ ABOUT = """\
 Contenders: **bare** FastAPI that only parses JSON (the per-request ceiling); **naive** validation
 + one synchronous chDB insert per request; **plain** the textbook design: one RQ job per event, one
 insert per job (bench/plain_*.py); **track** trackhouse (`trackhouse api` + `trackhouse worker`,
-split topology, chDB) on `POST /api/events/track`; **batch** the same on `POST /api/events/batch`
+split topology, chDB) on `POST /api/events/track` (a Chrome user agent, enrichment on, the default);
+**track-noenrich** the same with every enrichment step off (the difference is enrichment's cost);
+**batch** the same as track on `POST /api/events/batch`
 with {batch} events per request. Every contender gets fresh data dirs and free loopback ports.
 
 Load: wrk, {threads} threads, {connections} connections, requests sent for {duration:g} s, then

@@ -9,6 +9,8 @@ response = common.response
 done = common.done
 
 local counter = 0
+local user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " ..
+  "Chrome/124.0.0.0 Safari/537.36"
 
 function init(args)
   common.init()
@@ -25,5 +27,6 @@ request = function()
     '"team_id":"team456","project_id":"proj789","visitor_id":"vis987","is_bounce":false,' ..
     '"time_spent_sec":120,"conversion_type":"purchase","conversion_value":99.99,' ..
     '"utm_source":"email","utm_campaign":"summer_sale"}', prefix, tid, counter)
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  -- A real browser's user agent, so the API's enrichment does the work it does in production.
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["User-Agent"] = user_agent}, body)
 end

@@ -14,6 +14,7 @@ In the worker, per job (`worker.jobs`): session_id from the visitor's 30-minute 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ def truncate_ip(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
+@functools.lru_cache(maxsize=65_536)  # a visitor's events share an IP
 def _country_from_database(ip: str) -> str:
     try:
         import iptocc  # offline IP -> country data, shipped in the wheel

@@ -169,15 +169,23 @@ def assign_sessions(
     by_visitor: dict[str, list[tuple[int, int]]] = {}
     for index, (visitor, event_ms) in enumerate(visits):
         by_visitor.setdefault(visitor, []).append((event_ms, index))
+    idle_ms = idle_seconds * 1000
     keys: list[str] = []
-    args: list[str | int] = [idle_seconds * 1000, idle_seconds]
+    args: list[str | int] = [idle_ms, idle_seconds]
     order: list[int] = []  # input index of each visit, in the order the script answers
     for visitor, group in by_visitor.items():
         group.sort(key=lambda visit: visit[0])  # stable: equal times keep input order
         keys.append(session_key(visitor))
         args.append(len(group))
         args.extend(int(event_ms) for event_ms, _ in group)
-        args.extend(new_id() for _ in group)
+        # The script takes a candidate only for a visit that can open a session: the visitor's
+        # first of the call, or one more than `idle` after the previous. (Any other visit is
+        # within `idle` of its predecessor, so it continues that visit's session, whatever the
+        # stored state says.) The rest travel as "": a busy visitor costs no ids, no bytes.
+        previous: int | None = None
+        for event_ms, _ in group:
+            args.append(new_id() if previous is None or event_ms - previous > idle_ms else "")
+            previous = event_ms
         order.extend(index for _, index in group)
     try:
         answer = redis.evalsha(_SESSIONS_SHA, len(keys), *keys, *args)
