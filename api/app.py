@@ -11,9 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis import Redis
-from shared.visitors import DailySalt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.backpressure import Backpressure
 from api.client import ClientResolver
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
@@ -23,16 +23,20 @@ from api.state import AppState
 from shared.enrich import Enricher
 from shared.queue import events_queue
 from shared.settings import Settings
+from shared.visitors import DailySalt
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
     committer = GroupCommitter(events_queue(redis, settings), settings)
+    backpressure = Backpressure(redis, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        backpressure.start()
         yield
+        await backpressure.stop()
         # uvicorn has drained the requests; each one awaited its own job, so nothing is pending.
         committer.close()
 
@@ -46,6 +50,7 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     app.state.trackhouse = AppState(
         settings, redis, committer, ClientResolver(settings), enricher, open_store
     )
+    app.state.trackhouse.backpressure = backpressure
     app.include_router(track.router)
     app.include_router(batch.router)
     app.add_middleware(

@@ -10,6 +10,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import Request
 from redis import Redis
 
+from api.backpressure import Backpressure
 from api.client import ClientResolver
 from api.group_commit import GroupCommitter
 from shared.enrich import Enricher
@@ -26,6 +27,7 @@ class AppState:
     open_store: Callable[[], Client]
     """Opens the ClickHouse client on first use: with chDB in split mode the worker
     process owns the engine, so the API must not open it unless asked to read."""
+    backpressure: Backpressure | None = None
     _store: Client | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

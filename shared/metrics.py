@@ -77,6 +77,7 @@ Reason = Literal[
     "too_large",
     "unsupported_encoding",
     "queue_unavailable",
+    "overloaded",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 

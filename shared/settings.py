@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 
+    # --- backpressure: 503 + Retry-After instead of an unbounded queue ---
+    backpressure_check_interval_ms: int = Field(default=1000, ge=0)
+    """How often the API reads the queue's state (0: never refuse)."""
+    backpressure_max_queue_age_seconds: int = Field(default=300, ge=0)
+    """Refuse while the oldest queued job has waited longer than this (0: no limit)."""
+    backpressure_max_queue_events: int = Field(default=5_000_000, ge=0)
+    """Refuse while more events than this are queued (0: no limit)."""
+    backpressure_max_memory_ratio: float = Field(default=0.9, ge=0, le=1)
+    """Refuse while Redis uses more than this share of its maxmemory (0 or no maxmemory: no limit)."""
+
     # --- enrichment (never overrides a value the client sent) ---
     enrich_user_agent: bool = True
     """device_type, browser, os and is_bot from the user agent (ua-parser rules, cached per UA)."""

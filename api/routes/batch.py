@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from api.body import read_body, split_batch
 from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
-from api.routes.track import READ_ERRORS, body_error, queue_failure
+from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
 from api.state import AppState
 from shared import metrics
 from shared.event import EventError, TrackEvent, parse_event
@@ -85,12 +85,16 @@ _REQUEST_BODY: dict[str, Any] = {
         413: {"model": ErrorBody, "description": "Too many events or too many bytes"},
         415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
         500: {"model": FailureBody, "description": "The events could not be queued"},
+        503: {"model": ErrorBody, "description": "The pipeline is behind: retry after `Retry-After` seconds"},
     },
     summary="Track many events",
 )
 async def batch(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
     settings = state.settings
+    if state.backpressure and (overload := state.backpressure.overload):
+        metrics.BATCH_REJECTED["overloaded"].inc()
+        return overloaded(overload)
     context = state.resolver.context(request)
     try:
         raw = await read_body(request, settings.batch_max_bytes)

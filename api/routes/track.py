@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
+from api.backpressure import Overload
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
@@ -28,6 +29,11 @@ def body_error(exc: Exception) -> JSONResponse:
         return error(415, str(exc))
     assert isinstance(exc, EventError)
     return error(400, exc.message)
+
+
+def overloaded(overload: Overload) -> JSONResponse:
+    """503: the pipeline is behind; the client should retry after the given time."""
+    return error(503, overload.reason, headers={"Retry-After": str(overload.retry_after_seconds)})
 
 
 def queue_failure(exc: RedisError) -> JSONResponse:
@@ -60,11 +66,15 @@ _REQUEST_BODY: dict[str, Any] = {
         413: {"model": ErrorBody, "description": "Body (inflated) larger than TRACKHOUSE_MAX_BODY_BYTES"},
         415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
         500: {"model": FailureBody, "description": "The event could not be queued"},
+        503: {"model": ErrorBody, "description": "The pipeline is behind: retry after `Retry-After` seconds"},
     },
     summary="Track one event",
 )
 async def track(request: Request) -> Response:
     state: AppState = request.app.state.trackhouse
+    if state.backpressure and (overload := state.backpressure.overload):
+        metrics.TRACK_REJECTED["overloaded"].inc()
+        return overloaded(overload)
     context = state.resolver.context(request)
     try:
         raw = await read_body(request, state.settings.max_body_bytes)

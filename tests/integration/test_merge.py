@@ -5,19 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 from redis import Redis
 from rq.job import Job
 
-from shared.event import RequestContext, parse_event
 from shared.queue import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.support.apps import api_client
-from tests.support.builders import basic_event
+from tests.support.builders import basic_event, queue_row
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
 from worker.merge import CLAIM_PREFIX, claim
 from worker.writer import Columns, Writer
@@ -39,14 +36,10 @@ def queue_jobs(redis: Redis, settings: Settings, jobs: int, per_job: int = 1) ->
     queue = events_queue(redis, settings)
     ids = []
     for j in range(jobs):
-        rows = [api_row(f"m-{j}-{i}") for i in range(per_job)]
+        rows = [queue_row(f"m-{j}-{i}") for i in range(per_job)]
         enqueue_rows(queue, rows, settings)
         ids.extend(row["event_id"] for row in rows)
     return ids
-
-
-def api_row(event_id: str) -> dict[str, Any]:
-    return parse_event(basic_event(event_id=event_id), RequestContext(received_at=datetime.now(UTC)))
 
 
 def leftover_keys(redis: Redis) -> list[bytes]:
@@ -86,21 +79,21 @@ def test_merged_jobs_retried_after_a_lost_ack_are_stored_once(
 
 def test_a_claim_is_made_once_per_job(real_redis: Redis, settings: Settings) -> None:
     queue = events_queue(real_redis, settings)
-    first = enqueue_rows(queue, [api_row("a")], settings)
-    behind = [enqueue_rows(queue, [api_row(f"b{i}")], settings).id for i in range(3)]
+    first = enqueue_rows(queue, [queue_row("a")], settings)
+    behind = [enqueue_rows(queue, [queue_row(f"b{i}")], settings).id for i in range(3)]
     queue.pop_job_id()  # the worker took `first`
     assert claim(first, queue.key, 100, 60) == behind
-    enqueue_rows(queue, [api_row("late")], settings)
+    enqueue_rows(queue, [queue_row("late")], settings)
     assert claim(first, queue.key, 100, 60) == behind  # a retry rebuilds the same set, not a new one
 
 
 def test_jobs_that_ran_before_are_never_merged(real_redis: Redis, settings: Settings) -> None:
     queue = events_queue(real_redis, settings)
-    earlier = enqueue_rows(queue, [api_row("x")], settings)
+    earlier = enqueue_rows(queue, [queue_row("x")], settings)
     queue.pop_job_id()
     claim(earlier, queue.key, 100, 60)  # `earlier` ran once (it may have stored its rows)...
     queue.push_job_id(earlier.id, at_front=True)  # ...and came back as a retry
-    fresh = enqueue_rows(queue, [api_row("y")], settings)
+    fresh = enqueue_rows(queue, [queue_row("y")], settings)
     runner = Job.create("worker.jobs.insert_events", connection=real_redis, id="runner-n1")
     assert claim(runner, queue.key, 100, 60) == []  # the retry at the head is left alone
     assert queue.get_job_ids() == [earlier.id, fresh.id]
@@ -125,7 +118,7 @@ def test_a_young_job_lingers_so_a_trickle_shares_one_insert(
     worker.start()
     time.sleep(0.15)  # the worker holds the first job...
     queue = events_queue(real_redis, lingering)
-    enqueue_rows(queue, [api_row("late-1"), api_row("late-2")], lingering)  # ...while more arrive
+    enqueue_rows(queue, [queue_row("late-1"), queue_row("late-2")], lingering)  # ...while more arrive
     worker.join(timeout=10)
     assert writer.inserts == [3]
     assert count_rows(migrated, settings) == 3
@@ -133,8 +126,8 @@ def test_a_young_job_lingers_so_a_trickle_shares_one_insert(
 
 def test_claimed_jobs_expire_with_their_claim_record(real_redis: Redis, settings: Settings) -> None:
     queue = events_queue(real_redis, settings)
-    first = enqueue_rows(queue, [api_row("a")], settings)
-    behind = enqueue_rows(queue, [api_row("b")], settings)
+    first = enqueue_rows(queue, [queue_row("a")], settings)
+    behind = enqueue_rows(queue, [queue_row("b")], settings)
     queue.pop_job_id()
     assert claim(first, queue.key, 100, 3600) == [behind.id]
     # If the claiming job dies a dead letter and expires, what it claimed goes too: no orphans.

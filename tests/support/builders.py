@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from shared.event import RequestContext, parse_event
 
 
 def basic_event(**overrides: Any) -> dict[str, Any]:
@@ -92,3 +95,10 @@ def stringly_event(**overrides: Any) -> dict[str, Any]:
     }
     event.update(overrides)
     return event
+
+
+def queue_row(event_id: str, **overrides: Any) -> dict[str, Any]:
+    """A validated row, as the API queues it: the basic example with `event_id`."""
+    return parse_event(
+        basic_event(event_id=event_id, **overrides), RequestContext(received_at=datetime.now(UTC))
+    )
