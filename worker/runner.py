@@ -21,10 +21,12 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.exceptions import StopRequested
+from rq.executions import Execution
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
-from rq.worker import SimpleWorker
+from rq.worker import SimpleWorker, WorkerStatus
 
 from shared import metrics
 from shared.clickhouse import open_client
@@ -58,6 +60,13 @@ class EventWorker(SimpleWorker):
         """Warm stop: finish the current job, take no new one."""
         self._stop_requested = True
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """SimpleWorker's execute_job, with a keep-alive beside the job (see `Keepalive`)."""
+        execution = self.prepare_execution(job)
+        with Keepalive(self, queue, execution):
+            self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
+
     def _install_signal_handlers(self) -> None:
         if not self._in_thread:
             super()._install_signal_handlers()
@@ -80,6 +89,55 @@ class EventWorker(SimpleWorker):
         raise StopRequested()
 
 
+class Keepalive:
+    """While a job runs, renew its execution heartbeat every `BEAT_SECONDS` with a short TTL.
+
+    A SimpleWorker runs its job in its own thread, so RQ renews nothing meanwhile and a job
+    of a SIGKILLed worker stays "started" for the job timeout plus a minute, then waits for
+    some worker's maintenance pass (every 10 minutes by default): 400-800 s in all. Renewed
+    from this thread instead, the registry entry of a dead worker lapses within
+    `TTL_SECONDS`, and the scheduler threads' `recover_abandoned` retries it right after.
+    """
+
+    BEAT_SECONDS = 2
+    TTL_SECONDS = 10
+
+    def __init__(self, worker: EventWorker, queue: Queue, execution: Execution) -> None:
+        self._worker = worker
+        self._queue = queue
+        self._execution = execution
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rq-keepalive", daemon=True)
+
+    def _beat(self) -> None:
+        with self._worker.connection.pipeline() as pipe:
+            self._execution.heartbeat(self._queue.started_job_registry, self.TTL_SECONDS, pipe)
+            pipe.execute()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._beat()
+            except Exception:  # Redis away: the job's own calls will fail and tell
+                log.warning("job keep-alive failed", exc_info=True)
+            if self._done.wait(self.BEAT_SECONDS):
+                return
+
+    def __enter__(self) -> Keepalive:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+
+def recover_abandoned(redis: Redis, settings: Settings) -> None:
+    """Retry (or dead-letter) jobs whose worker stopped renewing them: RQ's own cleanup of
+    lapsed StartedJobRegistry entries, run every scheduler pass instead of every 10 minutes."""
+    StartedJobRegistry(settings.queue_name, connection=redis, serializer=OrjsonSerializer).cleanup()
+
+
 class SchedulerThread(threading.Thread):
     """Moves due retries (RQ's scheduled registry) back onto the queue, in a thread."""
 
@@ -92,12 +150,15 @@ class SchedulerThread(threading.Thread):
             serializer=OrjsonSerializer,
         )
         self._interval = settings.scheduler_interval_seconds
+        self._redis = redis
+        self._settings = settings
         self._stopping = threading.Event()
 
     def run(self) -> None:
         scheduler = self._scheduler
         while not self._stopping.is_set():
             try:
+                recover_abandoned(self._redis, self._settings)
                 if scheduler.should_reacquire_locks:
                     scheduler.acquire_locks()
                 if scheduler.acquired_locks:

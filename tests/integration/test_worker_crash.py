@@ -1,0 +1,66 @@
+"""A worker SIGKILLed in the middle of a job: its events are stored, once, within seconds.
+
+RQ alone notices such a job after 400-800 s; the keep-alive and the scheduler threads'
+recovery (worker.runner.Keepalive, recover_abandoned) bring that down to ~10 s."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq.registry import StartedJobRegistry
+
+from shared.queue import events_queue
+from shared.redis_server import RedisServer
+from shared.settings import Settings
+from tests.support.apps import api_client
+from tests.support.builders import basic_event
+from tests.support.processes import dump_event_ids, trackhouse, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_killed_workers_job_is_recovered_in_seconds(
+    short_dir: Path, real_redis: Redis, redis_server: RedisServer, settings: Settings
+) -> None:
+    chdb_url = f"chdb://{short_dir / 'clickhouse'}"
+    env = {
+        "TRACKHOUSE_REDIS_URL": redis_server.url,
+        "TRACKHOUSE_CLICKHOUSE_URL": chdb_url,
+        "TRACKHOUSE_INSERT_LINGER_MS": "3000",  # holds the job long enough to be killed holding it
+        "TRACKHOUSE_RETRY_INTERVALS_SECONDS": "[1, 1, 1]",
+    }
+    first = trackhouse(["worker"], env, short_dir / "first.log")
+    started = StartedJobRegistry(queue=events_queue(real_redis, settings))
+    try:
+        client = api_client(settings, real_redis)
+        ids = [client.post("/api/events/track", json=basic_event()).json()["event_id"] for _ in range(20)]
+        wait_for(lambda: started.count == 1, timeout_seconds=60, what="the first worker to take the job")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    killed_at = time.monotonic()
+
+    second = trackhouse(["worker"], env, short_dir / "second.log")
+    try:
+        queue = events_queue(real_redis, settings)
+        wait_for(
+            lambda: (
+                queue.count == 0
+                and started.count == 0
+                and real_redis.zcard(f"rq:scheduled:{queue.name}") == 0
+            ),
+            timeout_seconds=60,
+            what="the abandoned job to be recovered and stored",
+        )
+        recovered_after = time.monotonic() - killed_at
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    stored = dump_event_ids(chdb_url, "trackhouse")
+    assert sorted(stored) == sorted(ids)  # all of them, each once
+    print(f"recovered {len(ids)} events {recovered_after:.1f} s after the kill")  # shown with -s
+    assert recovered_after < 30, recovered_after
