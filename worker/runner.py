@@ -21,7 +21,7 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.exceptions import StopRequested
-from rq.executions import Execution
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
@@ -62,10 +62,29 @@ class EventWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's execute_job, with a keep-alive beside the job (see `Keepalive`)."""
+        self._forget_dead_executions(job)
         execution = self.prepare_execution(job)
         with Keepalive(self, queue, execution):
             self.perform_job(job, queue, execution)
         self.set_state(WorkerStatus.IDLE)
+
+    def _forget_dead_executions(self, job: Job) -> None:
+        """Drop executions of earlier, dead attempts whose record has expired but which RQ still
+        lists (its list outlives the record by 60 s): finishing the job would trip on them."""
+        registry = ExecutionRegistry(job.id, self.connection)
+        ids = [
+            i.decode() if isinstance(i, bytes) else str(i)
+            for i in self.connection.zrange(registry.key, 0, -1)
+        ]
+        if not ids:
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            for execution_id in ids:
+                pipe.exists(Execution(execution_id, job.id, self.connection).key)
+            alive = pipe.execute()
+        dead = [execution_id for execution_id, exists in zip(ids, alive, strict=True) if not exists]
+        if dead:
+            self.connection.zrem(registry.key, *dead)
 
     def _install_signal_handlers(self) -> None:
         if not self._in_thread:
