@@ -14,12 +14,14 @@ from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.backpressure import Backpressure
-from api.client import ClientResolver
+from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
+from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
 from api.responses import error
 from api.routes import batch, events, health, metrics, track
 from api.state import AppState
+from api.write_keys import WriteKeys
 from shared.enrich import Enricher
 from shared.queue import events_queue
 from shared.settings import Settings
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
     committer = GroupCommitter(events_queue(redis, settings), settings)
     backpressure = Backpressure(redis, settings)
+    limiter = RateLimiter.from_settings(redis, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +42,8 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
         await backpressure.stop()
         # uvicorn has drained the requests; each one awaited its own job, so nothing is pending.
         committer.close()
+        if limiter is not None:
+            limiter.close()
 
     app = FastAPI(
         title="trackhouse",
@@ -47,15 +52,20 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
         lifespan=lifespan,
     )
     enricher = Enricher(settings, DailySalt(redis) if settings.visitor_hash else None)
-    app.state.trackhouse = AppState(
-        settings, redis, committer, ClientResolver(settings), enricher, open_store
-    )
+    app.state.trackhouse = AppState(settings, redis, committer, ResolveOnce(settings), enricher, open_store)
     app.state.trackhouse.backpressure = backpressure
+    state: AppState = app.state.trackhouse
+    state.write_keys, state.limiter = WriteKeys(settings.write_keys), limiter
+    guard = IngestGuard(state.resolver, state.write_keys, limiter)
     app.include_router(track.router)
     app.include_router(batch.router)
     app.add_middleware(
-        IngestFastPath, handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch}
+        IngestFastPath,
+        handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch},
+        guard=guard if guard.active else None,
     )
+    # Added last, so outermost: fast-path answers (201, 401, 429, ...) get the CORS headers too.
+    app.add_middleware(IngestCORS, allow_origins=settings.cors_allow_origins)
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

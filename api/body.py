@@ -23,8 +23,12 @@ class UnsupportedEncoding(Exception):
 
 async def _read_raw(request: Request, limit_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
-        raise BodyTooLarge(f"body: larger than {limit_bytes} bytes")
+    # isdigit() alone lets "²" through (int() then raises), and int() refuses over 4300
+    # digits: ASCII digits only, and 19 or more significant ones are larger than any limit.
+    if declared is not None and declared.isascii() and declared.isdigit():
+        digits = declared.lstrip("0")
+        if len(digits) > 18 or int(digits or "0") > limit_bytes:
+            raise BodyTooLarge(f"body: larger than {limit_bytes} bytes")
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
@@ -69,6 +73,8 @@ def decode_json(raw: bytes) -> Any:
     except ValueError as exc:
         if "UTF-8" in str(exc):
             raise EventError("body", "not valid UTF-8") from None
+        if "surrogate" in str(exc):  # a "\\ud800" escape: valid UTF-8 bytes, invalid Unicode
+            raise EventError("body", "lone surrogate escape (not valid Unicode)") from None
         raise EventError("body", f"malformed JSON ({exc})") from None
 
 

@@ -17,18 +17,23 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Awaitable[Response]]
+Guard = Callable[[Request], Response | None]
+"""Runs before the handler (rate limits, write keys): a response refuses the request."""
 
 
 class IngestFastPath:
-    def __init__(self, app: ASGIApp, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, app: ASGIApp, handlers: Mapping[str, Handler], guard: Guard | None = None) -> None:
         self.app = app
         self._handlers = dict(handlers)
+        self._guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = self._handlers.get(scope["path"])
             if handler is not None:
-                response = await handler(Request(scope, receive))
+                request = Request(scope, receive)
+                refused = self._guard(request) if self._guard is not None else None
+                response = refused if refused is not None else await handler(request)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -13,6 +13,8 @@ from redis import Redis
 from api.backpressure import Backpressure
 from api.client import ClientResolver
 from api.group_commit import GroupCommitter
+from api.rate_limit import RateLimiter
+from api.write_keys import WriteKeys
 from shared.enrich import Enricher
 from shared.settings import Settings
 
@@ -27,6 +29,10 @@ class AppState:
     open_store: Callable[[], Client]
     """Opens the ClickHouse client on first use: with chDB in split mode the worker
     process owns the engine, so the API must not open it unless asked to read."""
+    write_keys: WriteKeys | None = None
+    """Configured write keys (api.write_keys); None or empty: ingestion is open."""
+    limiter: RateLimiter | None = None
+    """Ingestion rate limits (api.rate_limit); None: off."""
     backpressure: Backpressure | None = None
     _store: Client | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)

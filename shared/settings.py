@@ -85,6 +85,45 @@ class Settings(BaseSettings):
     backpressure_max_memory_ratio: float = Field(default=0.9, ge=0, le=1)
     """Refuse while Redis uses more than this share of its maxmemory (0 or no maxmemory: no limit)."""
 
+    # --- ingestion security (CORS, write keys, rate limits; see SECURITY.md) ---
+    cors_allow_origins: list[str] = Field(default=["*"])
+    """Origins whose browsers may call POST /api/events/track and /batch (JSON list; `["*"]`:
+    any, the default for a public tracker; `[]`: no CORS headers). Never applies to the
+    read and admin endpoints, which answer without CORS headers whatever this says."""
+    write_keys: dict[str, str] = Field(default={}, repr=False)
+    """Write key -> project_id (JSON object). Empty: tracking is open. Set: ingestion needs
+    `Authorization: Bearer <key>` or `X-Write-Key: <key>`, and every event belongs to the
+    key's project. repr=False: keys must not reach logs through a printed Settings."""
+    rate_limit_ip_per_second: float = Field(default=0, ge=0)
+    """Ingestion requests per second per client IP (token bucket; 0: off). Off by default:
+    behind a proxy missing from TRUSTED_PROXIES every client shares the proxy's address."""
+    rate_limit_ip_burst: int = Field(default=100, ge=1)
+    """Requests a client IP may send at once before its per-second rate applies."""
+    rate_limit_key_per_second: float = Field(default=0, ge=0)
+    """Ingestion requests per second per write key (0: off; needs WRITE_KEYS)."""
+    rate_limit_key_burst: int = Field(default=1000, ge=1)
+    """Requests a write key may send at once before its per-second rate applies."""
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # Browsers send `scheme://host[:port]`, lower-case, no slash: "https://a.com/" would never match.
+        origins = []
+        for origin in value:
+            origin = origin.strip().rstrip("/").lower()
+            if origin != "*" and not re.match(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$", origin):
+                raise ValueError(f"{origin!r}: an origin is '*' or scheme://host[:port]")
+            origins.append(origin)
+        return origins
+
+    @field_validator("write_keys")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        keys = {key.strip(): project.strip() for key, project in value.items()}  # as presented: stripped
+        if len(keys) != len(value) or not all(keys) or not all(keys.values()):
+            raise ValueError("write keys and their project ids must be non-empty and distinct")
+        return keys
+
     # --- enrichment (never overrides a value the client sent) ---
     enrich_user_agent: bool = True
     """device_type, browser, os and is_bot from the user agent (ua-parser rules, cached per UA)."""

@@ -18,6 +18,7 @@ from rq.job import Job
 
 from shared import metrics
 from shared.ids import new_uuid
+from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.visitors import assign_sessions
 from worker import merge
@@ -122,7 +123,13 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
         job.save_meta()
     token = merge.insert_token(job, merged)
     stored = 0
-    for part, (batch_columns, batch_data) in enumerate(merge.gather(job, merged).items()):
+    batches, unreadable = merge.gather(job, merged)
+    if unreadable:
+        merge.dead_letter(
+            Queue(job.origin, connection=job.connection, serializer=OrjsonSerializer), unreadable
+        )
+        merged = [job_id for job_id in merged if job_id not in {bad.id for bad in unreadable}]
+    for part, (batch_columns, batch_data) in enumerate(batches.items()):
         _fill_sessions(job, batch_columns, batch_data, context.session_idle_seconds)
         stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
     merge.release(job, merged, stored)

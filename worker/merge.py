@@ -20,7 +20,9 @@ import hashlib
 from typing import Any
 
 from redis import Redis
+from rq import Queue
 from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from shared import stats
 from shared.columnar import unpack
@@ -86,19 +88,35 @@ Batches = dict[tuple[str, ...], list[list[Any]]]
 """Column set -> one list of values per column."""
 
 
-def gather(job: Job, merged_ids: list[str]) -> Batches:
+def gather(job: Job, merged_ids: list[str]) -> tuple[Batches, list[Job]]:
     """`job`'s data and the merged jobs' data, grouped by column set (one insert each:
-    jobs queued by another release may name other columns)."""
+    jobs queued by another release may name other columns), and the merged jobs whose data
+    cannot be read (not our JSON: e.g. written by something else into our queue)."""
     batches: Batches = {}
+    unreadable: list[Job] = []
     jobs = [job, *Job.fetch_many(merged_ids, connection=job.connection, serializer=OrjsonSerializer)]
     for each in jobs:
         if each is None:  # deleted meanwhile (e.g. by hand from the dashboard)
             continue
-        columns, entries = each.args
+        try:
+            columns, entries = each.args
+        except Exception:  # never unpickled: the serializer only reads JSON
+            if each is job:
+                raise  # the running job itself: RQ records the failure
+            unreadable.append(each)
+            continue
         into = batches.setdefault(tuple(columns), [[] for _ in columns])
         for values, entry in zip(into, entries, strict=True):
             values.extend(unpack(entry))
-    return batches
+    return batches, unreadable
+
+
+def dead_letter(queue: Queue, jobs: list[Job]) -> None:
+    """Merged jobs that cannot be read go to the FailedJobRegistry, with the reason, instead
+    of failing the insert of every readable job merged with them."""
+    registry = FailedJobRegistry(queue=queue)
+    for unreadable in jobs:
+        registry.add(unreadable, exc_string="trackhouse: job data is not readable JSON; not stored")
 
 
 def release(job: Job, merged_ids: list[str], stored_rows: int) -> None:

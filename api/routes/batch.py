@@ -14,6 +14,7 @@ from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
 from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
 from api.state import AppState
+from api.write_keys import apply_project
 from shared import metrics
 from shared.event import EventError, TrackEvent, parse_event
 
@@ -112,6 +113,7 @@ async def batch(request: Request) -> Response:
             if isinstance(item, EventError):
                 raise item
             row = parse_event(item, context, generate_ids=False)
+            apply_project(row, request)
             reason = state.enricher.apply(row, context)
         except EventError as exc:
             metrics.BATCH_REJECTED[rejection_reason(exc)].inc()

@@ -14,6 +14,7 @@ from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
+from api.write_keys import apply_project
 from shared import metrics
 from shared.event import EventError, TrackEvent, parse_event
 
@@ -28,7 +29,7 @@ def body_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, UnsupportedEncoding):
         return error(415, str(exc))
     assert isinstance(exc, EventError)
-    return error(400, exc.message)
+    return error(exc.status, exc.message)  # 413 for a field over its cap
 
 
 def overloaded(overload: Overload) -> JSONResponse:
@@ -79,6 +80,7 @@ async def track(request: Request) -> Response:
     try:
         raw = await read_body(request, state.settings.max_body_bytes)
         row = parse_event(decode_json(raw), context, generate_ids=False)
+        apply_project(row, request)
         dropped = state.enricher.apply(row, context)
     except READ_ERRORS as exc:
         metrics.TRACK_REJECTED[rejection_reason(exc)].inc()
