@@ -17,7 +17,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRACKHOUSE_", extra="ignore")
+    # hide_input_in_errors: a malformed secret (admin token, write keys) must not be echoed.
+    model_config = SettingsConfigDict(env_prefix="TRACKHOUSE_", extra="ignore", hide_input_in_errors=True)
 
     # --- HTTP ---
     host: str = "127.0.0.1"

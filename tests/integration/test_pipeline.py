@@ -190,3 +190,11 @@ def test_queued_events_survive_a_redis_restart(
         server.stop()
     stored = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
     assert sorted(row[0] for row in stored) == sorted(ids)
+
+
+def test_sql_metacharacters_are_data(real_redis: Redis, migrated: Client, settings: Settings) -> None:
+    # Inserts and reads are parameterised: what looks like SQL is stored and read back as text.
+    nasty = "x'); DROP TABLE events; -- ' OR '1'='1 \\ {event_id:String}"
+    stored = track_and_store(settings, real_redis, migrated, basic_event(event_id=nasty, link_title=nasty))
+    assert stored["event_id"] == nasty and stored["link_title"] == nasty
+    assert count_rows(migrated, settings) == 1

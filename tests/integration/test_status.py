@@ -91,7 +91,8 @@ def test_a_live_worker_is_listed(real_redis: Redis, no_api: Settings, redis_serv
 
     def registered() -> Snapshot | None:
         snapshot = gather(real_redis, no_api, redis_server.url)
-        return snapshot if snapshot.workers else None
+        # RQ registers a worker a moment before it records its first state.
+        return snapshot if snapshot.workers and snapshot.workers[0].state != "?" else None
 
     try:
         snapshot = wait_for(registered, timeout_seconds=10, what="the worker to register")
