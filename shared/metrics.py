@@ -29,6 +29,8 @@ Workers (counted where the work happens: `worker/jobs.py`, `worker/writer.py`):
 - `trackhouse_insert_merged_jobs`: histogram of queued jobs merged into a job's insert.
 - `trackhouse_job_attempts_failed_total`: job attempts that raised (each retry counts again).
 - `trackhouse_job_retries_total`: attempts of a job that had failed before.
+- `trackhouse_events_rejected_by_store_total`: events the store refused for their data, split
+  out of their batch and dead-lettered (`worker/poison.py`).
 
 Plus prometheus-client's default process, platform and GC collectors.
 
@@ -145,6 +147,9 @@ INSERT_MERGED_JOBS = Histogram(
 )
 JOB_ATTEMPTS_FAILED = Counter("trackhouse_job_attempts_failed", "Job attempts that raised.")
 JOB_RETRIES = Counter("trackhouse_job_retries", "Attempts of a job that had failed before.")
+EVENTS_REJECTED_BY_STORE = Counter(
+    "trackhouse_events_rejected_by_store", "Events the store refused for their data (dead-lettered)."
+)
 
 
 def observe_insert(rows: int, seconds: float) -> None:

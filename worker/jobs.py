@@ -21,7 +21,7 @@ from shared.ids import new_uuid
 from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.visitors import assign_sessions
-from worker import merge
+from worker import merge, poison
 from worker.writer import Writer
 
 _bound = threading.local()
@@ -34,6 +34,8 @@ class JobContext:
     writer: Writer
     insert_max_rows: int
     claim_ttl_seconds: int
+    failure_ttl_seconds: int = 0
+    """How long dead letters (poison events split out of a batch) are kept."""
     linger_seconds: float = 0.0
     max_retries: int = 0
     """The retry policy's; a job with fewer retries left has failed before."""
@@ -54,6 +56,7 @@ class JobContext:
             writer,
             settings.insert_max_rows,
             ttl,
+            settings.failure_ttl_seconds,
             settings.insert_linger_ms / 1000,
             attempts - 1,
             settings.session_idle_seconds if settings.sessions else 0,
@@ -124,14 +127,19 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     token = merge.insert_token(job, merged)
     stored = 0
     batches, unreadable = merge.gather(job, merged)
+    queue = Queue(job.origin, connection=job.connection, serializer=OrjsonSerializer)
     if unreadable:
-        merge.dead_letter(
-            Queue(job.origin, connection=job.connection, serializer=OrjsonSerializer), unreadable
-        )
+        merge.dead_letter(queue, unreadable)
         merged = [job_id for job_id in merged if job_id not in {bad.id for bad in unreadable}]
     for part, (batch_columns, batch_data) in enumerate(batches.items()):
         _fill_sessions(job, batch_columns, batch_data, context.session_idle_seconds)
-        stored += context.writer.write(batch_columns, batch_data, token=f"{token}:{part}")
+        part_token = f"{token}:{part}"
+        written, rejected = poison.write_isolating(
+            context.writer, batch_columns, batch_data, token=part_token
+        )
+        stored += written
+        if rejected.count:
+            poison.dead_letter(queue, rejected, token=part_token, failure_ttl=context.failure_ttl_seconds)
     merge.release(job, merged, stored)
     metrics.INSERT_MERGED_JOBS.observe(len(merged))
     return stored
