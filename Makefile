@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test lint bench fuzz chaos clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ FUZZ = FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -p no:cac
 fuzz: $(BIN)/.installed-embedded,dev
 	$(FUZZ) -k positive & valid=$$!; $(FUZZ) -k negative & invalid=$$!; \
 	wait $$valid; v=$$?; wait $$invalid; i=$$?; [ $$v -eq 0 ] && [ $$i -eq 0 ]
+
+## Faults under load: 200,000+ events through redis-server, `trackhouse api` and a worker on chDB
+## while workers, Redis and the API are killed and the store fails and hangs 60 s each; counts
+## rows per event_id (lost, duplicated) and rewrites CHAOS.md. ~5 min. CHAOS_ARGS="--rate 2000 …".
+chaos: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m tests.chaos.run --report $(CHAOS_ARGS)
 
 ## Benchmark every design on this machine (wrk needed); prints one table, rewrites BENCHMARKS.md.
 bench: $(BIN)/.installed-embedded,dev

@@ -58,7 +58,7 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
     redis_server: RedisServer | None = None
     redis_url = settings.redis_url
     if not redis_url:
-        redis_server = RedisServer(settings.data_dir / "redis")
+        redis_server = RedisServer(settings.data_dir / "redis", appendfsync=settings.redis_appendfsync)
         redis_url = redis_server.start()
     try:
         store = open_client(settings.store_url)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     """Embedded Redis (AOF) and chDB files live here."""
     redis_url: str | None = None
     """`redis://…` or `unix://…`. Unset: `trackhouse up` starts its own redis-server under data_dir."""
+    redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    """fsync policy of the embedded redis-server's AOF. A killed redis-server loses nothing
+    either way (acknowledged writes are in the OS's page cache); on an OS crash or power loss
+    `everysec` can lose the last ~1 s of acknowledged events, `always` none (an fsync per write)."""
     clickhouse_url: str | None = None
     """`http(s)://user:pass@host:8123` for a server, `chdb:///abs/path` for the embedded engine.
     Unset: `chdb://<data_dir>/clickhouse`."""

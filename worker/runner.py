@@ -173,15 +173,24 @@ class SchedulerThread(threading.Thread):
         self._settings = settings
         self._stopping = threading.Event()
 
+    @property
+    def lock_ttl_seconds(self) -> int:
+        return max(10, 5 * self._interval)
+
     def run(self) -> None:
         scheduler = self._scheduler
         while not self._stopping.is_set():
             try:
                 recover_abandoned(self._redis, self._settings)
-                if scheduler.should_reacquire_locks:
+                # RQ retries a lock held by another scheduler every 10 minutes only, and its lock
+                # outlives a SIGKILLed holder by 60 s: retries would wait that long after a worker
+                # crash. So: try every pass, and keep our lock short (renewed every pass).
+                if not scheduler.acquired_locks:
                     scheduler.acquire_locks()
-                if scheduler.acquired_locks:
+                else:
                     scheduler.heartbeat()
+                if scheduler.acquired_locks:
+                    self._shorten_locks()
                     scheduler.enqueue_scheduled_jobs()
             except Exception:  # Redis away: keep trying, the workers log the outage too
                 log.warning("scheduler pass failed; retrying", exc_info=True)
@@ -190,6 +199,13 @@ class SchedulerThread(threading.Thread):
             scheduler.release_locks()
         except Exception:
             log.warning("could not release scheduler locks", exc_info=True)
+
+    def _shorten_locks(self) -> None:
+        name = self._scheduler.name.encode()
+        for queue in self._scheduler.acquired_locks:
+            key = RQScheduler.get_locking_key(queue)
+            if self._redis.get(key) == name:
+                self._redis.expire(key, self.lock_ttl_seconds)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -210,10 +226,13 @@ def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str 
     )
 
 
-def run_worker_process(redis: Redis, settings: Settings, *, burst: bool = False) -> None:
+def run_worker_process(
+    redis: Redis, settings: Settings, *, burst: bool = False, writer: Writer | None = None
+) -> None:
     """`trackhouse worker`: one worker in the main thread (RQ's signal handling: SIGTERM
-    finishes the current job, a second one abandons it to be retried), plus a scheduler."""
-    bind(JobContext.from_settings(make_writer(settings), settings))
+    finishes the current job, a second one abandons it to be retried), plus a scheduler.
+    `writer`: the store seam (the chaos harness wraps the real one to inject faults)."""
+    bind(JobContext.from_settings(writer or make_writer(settings), settings))
     if settings.worker_metrics_port:
         metrics.start_worker_server(settings.worker_metrics_port, settings.worker_metrics_host)
     scheduler = SchedulerThread(redis, settings)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from redis import Redis
 from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
 
 from shared.queue import events_queue
 from shared.redis_server import RedisServer
@@ -19,6 +21,7 @@ from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event
 from tests.support.processes import dump_event_ids, trackhouse, wait_for
+from worker.runner import SchedulerThread
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +58,24 @@ def test_a_killed_workers_job_is_recovered_in_seconds(
     assert sorted(stored) == sorted(ids)  # all of them, each once
     print(f"recovered {len(ids)} events {recovered_after:.1f} s after the kill")  # shown with -s
     assert recovered_after < 30, recovered_after
+
+
+def test_a_dead_schedulers_lock_delays_retries_by_seconds_not_minutes(
+    real_redis: Redis, settings: Settings
+) -> None:
+    """A SIGKILLed worker leaves its scheduler lock behind; RQ's own would hold for 60 s and be
+    retried after 10 minutes. Ours lapses within `lock_ttl_seconds` and is retried every pass."""
+    lock_key = RQScheduler.get_locking_key(settings.queue_name)
+    real_redis.set(lock_key, "a-killed-workers-scheduler", ex=2)
+    queue = events_queue(real_redis, settings)
+    job = queue.enqueue_in(timedelta(seconds=0), "worker.jobs.insert_events", ["event_id"], [["x"]])
+    scheduler = SchedulerThread(real_redis, settings)
+    scheduler.start()
+    try:
+        wait_for(lambda: job.id in queue.get_job_ids(), timeout_seconds=10, what="the due job to be queued")
+        assert real_redis.get(lock_key) == scheduler._scheduler.name.encode()
+        assert 0 < real_redis.ttl(lock_key) <= scheduler.lock_ttl_seconds
+    finally:
+        scheduler.stop()
+        scheduler.join(timeout=10)
+    assert real_redis.get(lock_key) is None  # released on a clean stop

@@ -18,10 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def trackhouse(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    return spawn(["shared.cli", *command], env, log_path)
+
+
+def spawn(module_and_args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m <module> <args>` with `env` as its only TRACKHOUSE_ settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRACKHOUSE_")}
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", *command],
+            [sys.executable, "-m", *module_and_args],
             env={**clean, **env},
             cwd=ROOT,
             stdout=log,

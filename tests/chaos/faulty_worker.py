@@ -1,0 +1,69 @@
+"""`python -m tests.chaos.faulty_worker`: `trackhouse worker` with faults injected at the
+writer seam, switched by the chaos harness through a control file.
+
+The control file (TRACKHOUSE_CHAOS_CONTROL) holds one mode, read before every write:
+- absent or empty: writes go through to the real store;
+- `fail`: every write raises OperationalError, as when ClickHouse is unreachable;
+- `hang`: every write waits until the mode changes, then goes through (a stalled store);
+- `die-after-insert`: the write goes through, then the process SIGKILLs itself before RQ
+  learns of it (the moment that would duplicate rows if retries were not idempotent).
+The store stays real (chDB): only its availability is faked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from shared.clickhouse import open_client
+from shared.logs import configure_logging
+from shared.migrate import migrate
+from shared.queue import connect_redis
+from shared.settings import Settings
+from worker.runner import make_writer, run_worker_process
+from worker.writer import Columns, Writer
+
+CONTROL_ENV = "TRACKHOUSE_CHAOS_CONTROL"
+
+
+class FaultyWriter:
+    def __init__(self, inner: Writer, control: Path) -> None:
+        self._inner = inner
+        self._control = control
+
+    def _mode(self) -> str:
+        try:
+            return self._control.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int:
+        mode = self._mode()
+        if mode == "fail":
+            raise OperationalError("chaos: store unreachable (injected)")
+        while mode == "hang":
+            time.sleep(0.2)
+            mode = self._mode()
+        rows = self._inner.write(columns, data, token=token)
+        if mode == "die-after-insert":
+            self._control.unlink(missing_ok=True)  # once: the next worker must not die too
+            os.kill(os.getpid(), signal.SIGKILL)
+        return rows
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    migrate(open_client(settings.store_url), settings.clickhouse_database)
+    assert settings.redis_url, "the harness sets TRACKHOUSE_REDIS_URL"
+    writer = FaultyWriter(make_writer(settings), Path(os.environ[CONTROL_ENV]))
+    run_worker_process(connect_redis(settings.redis_url), settings, writer=writer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The real stack the chaos run drives: a redis-server with AOF, `trackhouse api` and one
+faulty worker (tests.chaos.faulty_worker) as separate processes, and chDB on disk.
+
+One worker process: chDB allows one process per data directory. The harness restarts it
+whenever it dies, as docker-compose's restart policy would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from redis import Redis
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from shared.queue import connect_redis
+from shared.redis_server import RedisServer, free_port
+from tests.chaos.faulty_worker import CONTROL_ENV
+from tests.support.processes import ROOT, http, spawn, wait_for
+
+QUEUE = "trackhouse-events"
+
+
+class Stack:
+    def __init__(self, directory: Path, *, appendfsync: str = "everysec") -> None:
+        self.directory = directory
+        self.redis_server = RedisServer(directory / "redis", appendfsync=appendfsync)
+        self.chdb_url = f"chdb://{directory / 'clickhouse'}"
+        self.control = directory / "store-fault"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.api: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_starts = 0
+        self._supervising = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "TRACKHOUSE_REDIS_URL": self.redis_server.url,
+            "TRACKHOUSE_CLICKHOUSE_URL": self.chdb_url,
+            "TRACKHOUSE_HOST": "127.0.0.1",
+            "TRACKHOUSE_PORT": str(self.port),
+            "TRACKHOUSE_INSERT_LINGER_MS": "200",
+            CONTROL_ENV: str(self.control),
+        }
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.redis_server.start()
+        self.start_api()
+        self.start_worker()
+        self._supervising.set()
+        self._supervisor.start()
+
+    def redis(self) -> Redis:
+        return connect_redis(self.redis_server.url)
+
+    # --- the API ---
+    def start_api(self) -> None:
+        self.api = spawn(["shared.cli", "api"], self.env, self.directory / "api.log")
+        # /healthz, not /readyz: readiness opens the store, and chDB belongs to the worker.
+        wait_for(lambda: self._healthy(), timeout_seconds=60, what="the API to answer /healthz")
+
+    def _healthy(self) -> bool:
+        if self.api is not None and self.api.poll() is not None:
+            raise AssertionError(f"the API exited ({self.api.returncode}); see {self.directory}/api.log")
+        return http("GET", f"{self.base_url}/healthz")[0] == 200
+
+    def restart_api(self) -> int:
+        """SIGTERM under load (uvicorn stops accepting, answers what is in flight), then start."""
+        assert self.api is not None
+        self.api.send_signal(signal.SIGTERM)
+        code = self.api.wait(timeout=60)
+        self.start_api()
+        return code
+
+    # --- the worker ---
+    def start_worker(self) -> None:
+        with self._lock:
+            self.worker = spawn(["tests.chaos.faulty_worker"], self.env, self.directory / "worker.log")
+            self.worker_starts += 1
+
+    def kill_worker(self) -> None:
+        """SIGKILL; the supervisor starts the next one."""
+        with self._lock:
+            if self.worker is not None and self.worker.poll() is None:
+                self.worker.send_signal(signal.SIGKILL)
+                self.worker.wait(timeout=30)
+
+    def _supervise(self) -> None:
+        while self._supervising.is_set():
+            with self._lock:
+                dead = self.worker is not None and self.worker.poll() is not None
+            if dead and self._supervising.is_set():
+                self.start_worker()
+            time.sleep(0.2)
+
+    def stop_worker(self) -> None:
+        self._supervising.clear()
+        self._supervisor.join(timeout=5)
+        with self._lock:
+            if self.worker is not None and self.worker.poll() is None:
+                self.worker.send_signal(signal.SIGTERM)
+                self.worker.wait(timeout=180)
+
+    # --- Redis ---
+    def restart_redis(self, *, kill: bool) -> float:
+        """Stop redis-server (SIGTERM, or SIGKILL as a crash), start it on the same AOF and
+        socket; returns how long it was away."""
+        started = time.monotonic()
+        self.redis_server.stop(kill=kill)
+        self.redis_server.start()
+        return time.monotonic() - started
+
+    # --- the store ---
+    def store_fault(self, mode: str | None) -> None:
+        if mode:
+            self.control.write_text(mode)
+        else:
+            self.control.unlink(missing_ok=True)
+
+    # --- the queue ---
+    def pending_work(self, redis: Redis) -> dict[str, int]:
+        """What is not stored yet: queued, running, waiting for a retry, and every job hash
+        that is not a dead letter (merged jobs keep theirs until their insert succeeded)."""
+        failed = FailedJobRegistry(QUEUE, connection=redis)
+        return {
+            "queued": int(redis.llen(f"rq:queue:{QUEUE}")),
+            "started": StartedJobRegistry(QUEUE, connection=redis).count,
+            "scheduled": ScheduledJobRegistry(QUEUE, connection=redis).count,
+            "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - failed.count,
+        }
+
+    def dead_letters(self, redis: Redis) -> int:
+        return FailedJobRegistry(QUEUE, connection=redis).count
+
+    def stop(self) -> None:
+        self.stop_worker()
+        if self.api is not None and self.api.poll() is None:
+            self.api.send_signal(signal.SIGTERM)
+            self.api.wait(timeout=60)
+        self.redis_server.stop()
+
+
+def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:
+    """Rows per event_id in chDB (raw, no FINAL: a duplicate shows as a count of 2), read by a
+    fresh process once the worker has let go of the engine."""
+    script = (
+        "import json, sys\n"
+        "from shared.clickhouse import open_client\n"
+        "client = open_client(sys.argv[1])\n"
+        "rows = client.query(f'SELECT event_id, count() FROM {sys.argv[2]}.events GROUP BY event_id').result_rows\n"
+        "sys.stdout.write(json.dumps(dict(rows)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, chdb_url, database],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    counts: dict[str, int] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return counts

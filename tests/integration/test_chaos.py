@@ -1,0 +1,27 @@
+"""The chaos run, short: every fault of `make chaos` once, at a few hundred events per second.
+
+Real processes throughout: redis-server (AOF), `trackhouse api`, a worker with faults at its
+writer seam (tests.chaos.faulty_worker) on chDB. Every acknowledged event is stored exactly
+once; the poison event is dead-lettered and its 99 neighbours stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.run import run
+
+pytestmark = pytest.mark.integration
+
+
+def test_no_acknowledged_event_is_lost_or_duplicated_under_faults(short_dir: Path) -> None:
+    report = run(short_dir / "chaos", events=3_000, rate=300, outage=3, gap=2, drain_timeout=120)
+    print(report.table())  # shown with -s
+    assert len(report.faults) == 11
+    assert report.acked > 3_000
+    assert report.lost == []
+    assert report.duplicates == {}
+    assert report.unknown_rows == 0
+    assert report.stored_acked == report.acked
+    assert (report.poison_sent, report.poison_stored, report.poison_dead_letters) == (1, 0, 1)
