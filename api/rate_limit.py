@@ -40,6 +40,7 @@ from starlette.responses import Response
 from api.client import ClientResolver
 from api.responses import error
 from api.write_keys import WriteKeys
+from shared import metrics
 from shared.event import RequestContext
 from shared.settings import Settings
 
@@ -292,11 +293,22 @@ class IngestGuard:
             # The resolver's address: X-Forwarded-For counts only from TRUSTED_PROXIES.
             wait = limiter.take_ip(self._resolver.context(request).ip_address or "")
             if wait:
-                return too_many_requests(wait)
+                return _refused(request, "rate_limited", too_many_requests(wait))
         if self._write_keys is not None:
             grant = self._write_keys.authorize(request)
             if isinstance(grant, Response):
-                return grant
+                return _refused(request, "unauthorized", grant)
             if limiter is not None and (wait := limiter.take_key(grant.label)):
-                return too_many_requests(wait)
+                return _refused(request, "rate_limited", too_many_requests(wait))
         return None
+
+
+_REJECTED = {"/api/events/track": metrics.TRACK_REJECTED, "/api/events/batch": metrics.BATCH_REJECTED}
+
+
+def _refused(request: Request, reason: metrics.Reason, response: Response) -> Response:
+    # One event per request: its body, and so its event count, is never read.
+    counters = _REJECTED.get(request.scope["path"])
+    if counters is not None:
+        counters[reason].inc()
+    return response

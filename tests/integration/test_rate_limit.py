@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from redis import Redis
 
 from api.rate_limit import KEY_PREFIX, RateLimiter
@@ -61,6 +62,8 @@ def test_burst_beyond_the_limit_gets_429_then_passes_after_retry_after(
     limited: Settings, real_redis: Redis
 ) -> None:
     client = client_at(app_for(limited, real_redis), "203.0.113.7")
+    labels = {"endpoint": "track", "reason": "rate_limited"}
+    counted = REGISTRY.get_sample_value("trackhouse_events_rejected_total", labels) or 0.0
     assert statuses(client, BURST) == [201] * BURST
     refused = client.post(TRACK, json=basic_event(), headers={"Origin": "https://shop.example"})
     assert refused.status_code == 429
@@ -70,6 +73,7 @@ def test_burst_beyond_the_limit_gets_429_then_passes_after_retry_after(
     # The page can read it: CORS headers and Retry-After exposed on the 429 too.
     assert refused.headers["access-control-allow-origin"] == "*"
     assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+    assert REGISTRY.get_sample_value("trackhouse_events_rejected_total", labels) == counted + 1
     assert statuses(client, 1, BATCH) == [429]  # one budget for both endpoints
     time.sleep(retry_after)
     assert statuses(client, 1) == [201]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from redis import Redis
 from starlette.requests import Request
 
@@ -60,6 +61,19 @@ def test_missing_or_wrong_key_is_401(client: TestClient, path: str, headers: dic
     response = client.post(path, json=body, headers=headers)
     assert response.status_code == 401
     assert set(response.json()) == {"error"} and response.headers["www-authenticate"] == "Bearer"
+
+
+def rejected(endpoint: str, reason: str) -> float:
+    labels = {"endpoint": endpoint, "reason": reason}
+    return REGISTRY.get_sample_value("trackhouse_events_rejected_total", labels) or 0.0
+
+
+def test_401s_are_counted_as_unauthorized_rejections(client: TestClient) -> None:
+    before = rejected("track", "unauthorized"), rejected("batch", "unauthorized")
+    client.post(TRACK, json=basic_event(), headers=bearer("wk_wrong"))
+    client.post(BATCH, json=[basic_event()] * 3)
+    assert rejected("track", "unauthorized") == before[0] + 1
+    assert rejected("batch", "unauthorized") == before[1] + 1  # the body is never read: one per request
 
 
 def test_401_comes_before_the_body_is_read(client: TestClient) -> None:
