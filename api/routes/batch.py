@@ -58,12 +58,16 @@ _REQUEST_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"type": "array", "items": TrackEvent.model_json_schema()},
+                        {"type": "array", "items": TrackEvent.model_json_schema(), "minItems": 1},
                         {
                             "type": "object",
                             "required": ["events"],
                             "properties": {
-                                "events": {"type": "array", "items": TrackEvent.model_json_schema()}
+                                "events": {
+                                    "type": "array",
+                                    "items": TrackEvent.model_json_schema(),
+                                    "minItems": 1,
+                                }
                             },
                         },
                     ]
@@ -82,7 +86,12 @@ _REQUEST_BODY: dict[str, Any] = {
     openapi_extra=_REQUEST_BODY,
     responses={
         207: {"model": BatchResult, "description": "Some events accepted, some rejected (see results)"},
-        400: {"model": BatchRejected, "description": "No event valid, or the body unusable"},
+        400: {
+            # No event valid: BatchRejected, with each event's error. A body that cannot be read
+            # as events (empty, not JSON, no array) has no results: just {"error": "body: ..."}.
+            "model": BatchRejected | ErrorBody,
+            "description": "No event valid (with the results), or the body unusable (`error` only)",
+        },
         413: {"model": ErrorBody, "description": "Too many events or too many bytes"},
         415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
         500: {"model": FailureBody, "description": "The events could not be queued"},
@@ -137,6 +146,7 @@ async def batch(request: Request) -> Response:
         refused = {
             "success": False,
             "accepted": 0,
+            "dropped": 0,
             "rejected": rejected,
             "results": results,
             "error": "no valid events",
