@@ -170,12 +170,15 @@ def run(
         last_fault = time.monotonic()
         redis = stack.redis()
         deadline = time.monotonic() + drain_timeout
+        next_log = 0.0
         while any((pending := stack.pending_work(redis)).values()):
             if time.monotonic() > deadline:
                 raise AssertionError(f"not drained after {drain_timeout:.0f} s: {pending}")
-            if int(time.monotonic() - last_fault) % 10 == 0:
+            if time.monotonic() >= next_log:
                 log(f"[{time.monotonic() - started:6.1f} s] draining: {pending}")
+                next_log = time.monotonic() + 10
             time.sleep(1)
+        log(f"[{time.monotonic() - started:6.1f} s] drained; counting rows per event_id")
         drain_seconds = time.monotonic() - last_fault
         dead_letters = stack.dead_letters(redis)
         redis.close()
@@ -186,6 +189,7 @@ def run(
     poison_set = set(poison_ids)
     poison_batch = {f"chaos-poison-batch-{i}" for i in range(100)}
     acked = ledger.acked | (poison_batch - poison_set)  # Redis acknowledged the poison job
+    sent = acked | ledger.unacked | poison_set
     return Report(
         sent=ledger.sent + len(poison_batch),
         acked=len(acked),
@@ -194,9 +198,7 @@ def run(
         lost=sorted(event_id for event_id in acked if event_id not in counts),
         duplicates={event_id: n - 1 for event_id, n in counts.items() if n > 1},
         stored_unacked=sum(1 for event_id in ledger.unacked if event_id in counts),
-        unknown_rows=sum(
-            n for event_id, n in counts.items() if event_id not in acked | ledger.unacked | poison_set
-        ),
+        unknown_rows=sum(n for event_id, n in counts.items() if event_id not in sent),
         poison_sent=len(poison_set),
         poison_stored=sum(1 for event_id in poison_set if event_id in counts),
         poison_dead_letters=dead_letters,
