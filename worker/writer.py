@@ -39,8 +39,8 @@ def _ticks(values: Sequence[str | None]) -> list[int | None]:
     """ISO-8601 UTC strings to DateTime64(3) ticks (ms since the epoch), which
     clickhouse-connect writes as they are instead of converting each datetime in Python.
     Memoised per column: a job's events share their receive time, often their link's dates."""
-    memo: dict[str | None, int | None] = {None: None}
-    return [memo[v] if v in memo else memo.setdefault(v, _tick(v)) for v in values]
+    memo: dict[str, int] = {}
+    return [None if v is None else memo[v] if v in memo else memo.setdefault(v, _tick(v)) for v in values]
 
 
 class EventWriter:
