@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import signal
+import tempfile
 from types import FrameType
 
 import uvicorn
@@ -20,6 +22,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.dashboard import mount_dashboard
 from shared.clickhouse import open_client
+from shared.logs import configure_logging
 from shared.migrate import migrate
 from shared.queue import connect_redis
 from shared.redis_server import RedisServer
@@ -87,7 +90,7 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
         log.info("trackhouse stopped")
 
 
-def run_api(settings: Settings) -> None:
+def run_api(settings: Settings, *, processes: int | None = None) -> None:
     if not settings.redis_url:
         raise SystemExit(
             "trackhouse api needs TRACKHOUSE_REDIS_URL (or run `trackhouse up` for the embedded mode)"
@@ -99,5 +102,46 @@ def run_api(settings: Settings) -> None:
         )
     else:
         migrate(open_client(settings.store_url), settings.clickhouse_database)
-    redis = connect_redis(settings.redis_url)
-    serve(create_app(settings, redis=redis, open_store=lambda: open_client(settings.store_url)), settings)
+    processes = processes or settings.api_processes
+    if processes > 1:
+        serve_processes(settings, processes)
+        return
+    serve(api_app(settings), settings)
+
+
+def api_app(settings: Settings) -> FastAPI:
+    redis = connect_redis(settings.redis_url or "")
+    return create_app(settings, redis=redis, open_store=lambda: open_client(settings.store_url))
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of `serve_processes`' children: each builds its own from the environment
+    (its own Redis pool, group committer and backpressure monitor)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = api_app(settings)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def serve_processes(settings: Settings, processes: int) -> None:
+    """`trackhouse api --processes N`: uvicorn's supervisor binds the port once and starts N
+    children that accept on it; it restarts a child that dies, and SIGTERM stops them all
+    gracefully (each flushes its pending group commit). A single process is CPU-bound, so this
+    is how the API uses more cores. Metrics: the children write to one PROMETHEUS_MULTIPROC_DIR
+    (a fresh temporary one unless set) so `/metrics` from any of them adds all of them up."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trackhouse-metrics-")
+    log.info("serving the API with %d processes", processes)
+    uvicorn.run(
+        "api.server:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
+        access_log=settings.access_log,
+    )

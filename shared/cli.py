@@ -24,7 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
     )
-    commands.add_parser("api", help="the HTTP API alone (needs TRACKHOUSE_REDIS_URL)")
+    api = commands.add_parser("api", help="the HTTP API alone (needs TRACKHOUSE_REDIS_URL)")
+    api.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve the port with N processes (default: TRACKHOUSE_API_PROCESSES, 1)",
+    )
     worker = commands.add_parser("worker", help="one worker process (needs TRACKHOUSE_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queue, then exit")
     worker.add_argument(
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "api":
         from api.server import run_api
 
-        run_api(settings)
+        run_api(settings, processes=args.processes)
     elif args.command == "worker":
         from worker.main import run_worker
 

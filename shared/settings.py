@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     """A worker holds a job this long after it was queued before claiming what queued behind it,
     so a trickle becomes a few inserts a second instead of one per job. A backlog's jobs are
     older than this and go at once. Bounds the extra end-to-end lag; 0 turns it off."""
+    api_processes: int = Field(default=1, ge=1, le=64)
+    """Processes `trackhouse api` serves the port with (one listening socket; each process has
+    its own event loop and group committer). One is CPU-bound at ~6K `/track` events/s."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
 
