@@ -15,6 +15,7 @@ import os
 import signal
 import tempfile
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,21 +39,28 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-        proxy_headers=False,
-        access_log=settings.access_log,
-    )
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "timeout_graceful_shutdown": 30,
+        "proxy_headers": False,  # client addresses: api.client honours TRUSTED_PROXIES only
+        "access_log": settings.access_log,
+    }
+
+
+def _freeze_heap() -> None:
     # Everything built so far lives as long as the process: keep it out of the cyclic GC's
     # full collections, whose pauses otherwise show up in the request latency tail.
     gc.collect()
     gc.freeze()
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    config = uvicorn.Config(app, **_uvicorn_options(settings))
+    _freeze_heap()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
 
@@ -120,8 +128,7 @@ def app_from_environment() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     app = api_app(settings)
-    gc.collect()
-    gc.freeze()
+    _freeze_heap()
     return app
 
 
@@ -135,13 +142,5 @@ def serve_processes(settings: Settings, processes: int) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trackhouse-metrics-")
     log.info("serving the API with %d processes", processes)
     uvicorn.run(
-        "api.server:app_from_environment",
-        factory=True,
-        workers=processes,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-        proxy_headers=False,
-        access_log=settings.access_log,
+        "api.server:app_from_environment", factory=True, workers=processes, **_uvicorn_options(settings)
     )

@@ -7,10 +7,8 @@ whenever it dies, as docker-compose's restart policy would.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,10 +18,11 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from shared.queue import connect_redis
 from shared.redis_server import RedisServer, free_port
+from shared.settings import Settings
 from tests.chaos.faulty_worker import CONTROL_ENV
-from tests.support.processes import ROOT, http, spawn, wait_for
+from tests.support.processes import http, query_chdb, spawn, wait_for
 
-QUEUE = "trackhouse-events"
+QUEUE = Settings.model_fields["queue_name"].default
 
 
 class Stack:
@@ -151,21 +150,6 @@ class Stack:
 
 
 def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:
-    """Rows per event_id in chDB (raw, no FINAL: a duplicate shows as a count of 2), read by a
-    fresh process once the worker has let go of the engine."""
-    script = (
-        "import json, sys\n"
-        "from shared.clickhouse import open_client\n"
-        "client = open_client(sys.argv[1])\n"
-        "rows = client.query(f'SELECT event_id, count() FROM {sys.argv[2]}.events GROUP BY event_id').result_rows\n"
-        "sys.stdout.write(json.dumps(dict(rows)))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script, chdb_url, database],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    counts: dict[str, int] = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    return counts
+    """Rows per event_id (raw, no FINAL: a duplicate shows as a count of 2)."""
+    rows = query_chdb(chdb_url, f"SELECT event_id, count() FROM {database}.events GROUP BY event_id")
+    return {str(event_id): int(count) for event_id, count in rows}

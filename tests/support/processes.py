@@ -59,21 +59,26 @@ def wait_for(check: Callable[[], T | None], *, timeout_seconds: float, what: str
     raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
 
 
-def dump_event_ids(chdb_url: str, database: str) -> list[str]:
-    """Event ids stored in a chDB directory, read by a fresh process (one engine per process)."""
+def query_chdb(chdb_url: str, sql: str) -> list[list[Any]]:
+    """Rows of `sql` on a chDB directory, read by a fresh process (one engine per process: the
+    process that wrote it must have let go)."""
     script = (
         "import json, sys\n"
         "from shared.clickhouse import open_client\n"
-        "client = open_client(sys.argv[1])\n"
-        "rows = client.query(f'SELECT event_id FROM {sys.argv[2]}.events').result_rows\n"
-        "print(json.dumps([r[0] for r in rows]))\n"
+        "rows = open_client(sys.argv[1]).query(sys.argv[2]).result_rows\n"
+        "sys.stdout.write(json.dumps([list(row) for row in rows]))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script, chdb_url, database],
+        [sys.executable, "-c", script, chdb_url, sql],
         cwd=ROOT,
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=300,
     )
-    ids: list[str] = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    return ids
+    rows: list[list[Any]] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return rows
+
+
+def dump_event_ids(chdb_url: str, database: str) -> list[str]:
+    """Event ids stored in a chDB directory (one per row: a duplicate shows twice)."""
+    return [str(row[0]) for row in query_chdb(chdb_url, f"SELECT event_id FROM {database}.events")]
