@@ -172,12 +172,14 @@ def test_redis_down_at_the_api_gives_the_500_body(tmp_path: Path, settings: Sett
     assert response.json()["error"] == "Failed to track event" and response.json()["details"]
 
 
+@pytest.mark.parametrize("appendfsync", ["everysec", "always"])
 @pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
 def test_queued_events_survive_a_redis_restart(
-    kill: bool, short_dir: Path, migrated: Client, settings: Settings
+    kill: bool, appendfsync: str, short_dir: Path, migrated: Client, settings: Settings
 ) -> None:
-    server = RedisServer(short_dir)
+    server = RedisServer(short_dir, appendfsync=appendfsync)
     redis = connect_redis(server.start())
+    assert redis.config_get("appendfsync") == {"appendfsync": appendfsync}
     client = api_client(settings, redis, migrated)
     ids = [client.post(TRACK, json=basic_event()).json()["event_id"] for _ in range(20)]
     assert (short_dir / "url").read_text() == server.url  # announced for `trackhouse status`
