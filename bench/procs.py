@@ -138,7 +138,19 @@ def wait_http_ok(url: str, proc: Proc, timeout_seconds: float = 60.0) -> None:
     raise TimeoutError(f"{proc.name} did not answer 200 on {url} within {timeout_seconds:.0f} s")
 
 
-def rss_bytes(pid: int) -> int | None:
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (`trackhouse api --processes N` serves from N children)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        try:
+            tree += [int(c) for c in Path(f"/proc/{tree[index]}/task/{tree[index]}/children").read_text().split()]
+        except OSError:
+            pass
+        index += 1
+    return tree
+
+
+def _own_rss_bytes(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -148,8 +160,14 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
+def rss_bytes(pid: int) -> int | None:
+    """VmRSS of `pid` and its descendants together."""
+    sizes = [size for size in map(_own_rss_bytes, process_tree(pid)) if size is not None]
+    return sum(sizes) if sizes else None
+
+
 class RssSampler:
-    """Peak VmRSS of one process, sampled every `interval` seconds in a thread."""
+    """Peak VmRSS of one process (with its descendants), sampled every `interval` seconds in a thread."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self._pid = pid
@@ -173,13 +191,19 @@ class RssSampler:
         self.peak = max(self.peak, rss_bytes(self._pid) or 0)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of `pid` so far (/proc/<pid>/stat fields 14 and 15)."""
+def _own_cpu_seconds(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of `pid` and its live descendants so far (/proc/<pid>/stat fields
+    14 and 15)."""
+    times = [t for t in map(_own_cpu_seconds, process_tree(pid)) if t is not None]
+    return sum(times) if times else None
 
 
 def _reaped_cpu() -> float:

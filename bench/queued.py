@@ -124,9 +124,10 @@ def topology_for(name: str, port: int, redis_url: str, chdb_url: str, workdir: P
     if name == "track-noenrich":
         spec = LoadSpec(f"{base}/api/events/track", TRACK_LUA)
         return _trackhouse(port, redis_url, chdb_url, spec, workdir, ENRICHMENT_OFF)
-    if name == "batch":
+    if name in ("batch", "batch-2proc"):
         spec = LoadSpec(f"{base}/api/events/batch", BATCH_LUA, events_per_request=BATCH_SIZE)
-        return _trackhouse(port, redis_url, chdb_url, spec, workdir)
+        processes = {"TRACKHOUSE_API_PROCESSES": "2"} if name == "batch-2proc" else {}
+        return _trackhouse(port, redis_url, chdb_url, spec, workdir, processes)
     raise ValueError(name)
 
 
@@ -164,7 +165,7 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
             api = procs.start(f"{name}-api", topo.api_argv, topo.env, workdir / "api.log")
             wait_http_ok(f"http://127.0.0.1:{port}/healthz", api)
             path = topo.spec.url.split(str(port), 1)[1]
-            if name == "batch" and http_status("POST", topo.spec.url, b"[]") in (404, 405):
+            if name.startswith("batch") and http_status("POST", topo.spec.url, b"[]") in (404, 405):
                 result.status = "n/a"
                 result.notes.append(f"POST {path} answers 404: endpoint not there yet")
                 return result

@@ -37,6 +37,7 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "track": partial(queued.run_queued, "track"),
     "track-noenrich": partial(queued.run_queued, "track-noenrich"),
     "batch": partial(queued.run_queued, "batch"),
+    "batch-2proc": partial(queued.run_queued, "batch-2proc"),
 }
 
 ABOUT = """\
@@ -46,7 +47,8 @@ insert per job (bench/plain_*.py); **track** trackhouse (`trackhouse api` + `tra
 split topology, chDB) on `POST /api/events/track` (a Chrome user agent, enrichment on, the default);
 **track-noenrich** the same with every enrichment step off (the difference is enrichment's cost);
 **batch** the same as track on `POST /api/events/batch`
-with {batch} events per request. Every contender gets fresh data dirs and free loopback ports.
+with {batch} events per request; **batch-2proc** the same with `trackhouse api --processes 2`
+(RSS and CPU of the API: the supervisor and its children together). Every contender gets fresh data dirs and free loopback ports.
 
 Load: wrk, {threads} threads, {connections} connections, requests sent for {duration:g} s, then
 {grace:g} s in which connections send nothing more so every in-flight request is answered.
