@@ -142,10 +142,10 @@ def process_tree(pid: int) -> list[int]:
     """`pid` and its descendants (`trackhouse api --processes N` serves from N children)."""
     tree, index = [pid], 0
     while index < len(tree):
-        try:
-            tree += [int(c) for c in Path(f"/proc/{tree[index]}/task/{tree[index]}/children").read_text().split()]
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # gone meanwhile
+            tree += [
+                int(c) for c in Path(f"/proc/{tree[index]}/task/{tree[index]}/children").read_text().split()
+            ]
         index += 1
     return tree
 
