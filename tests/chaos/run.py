@@ -2,6 +2,7 @@
 rows counted per event_id. Every acknowledged event must be stored exactly once.
 
     python -m tests.chaos.run [--events 200000] [--rate 1000] [--outage 60] [--appendfsync everysec]
+                              [--api-processes 1] [--report]
 
 Faults, in order, while the load runs: the worker SIGKILLed (from outside, at random
 moments, and from inside right after an insert, before RQ learns of it), Redis stopped with
@@ -145,10 +146,11 @@ def run(
     outage: float,
     gap: float,
     appendfsync: str = "everysec",
+    api_processes: int = 1,
     drain_timeout: float = 900,
     log: Callable[[str], None] = print,
 ) -> Report:
-    stack = Stack(directory, appendfsync=appendfsync)
+    stack = Stack(directory, appendfsync=appendfsync, api_processes=api_processes)
     ledger = Ledger()
     poison_ids: list[str] = []
     faults: list[str] = []
@@ -214,7 +216,7 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         f"# Chaos run\n\n"
         f"Written by `make chaos` (`python -m tests.chaos.run --report`) on "
         f"{datetime.now(UTC):%Y-%m-%d}: {args.events:,} events at ~{args.rate:,.0f}/s through "
-        f"`trackhouse api`, a redis-server (AOF, appendfsync {args.appendfsync}) and one worker "
+        f"`trackhouse api` ({args.api_processes} process(es)), a redis-server (AOF, appendfsync {args.appendfsync}) and one worker "
         f"process on chDB, while these faults were injected, {args.gap:.0f} s apart:\n\n{faults}\n\n"
         f"Then every row was counted per event_id (no FINAL). Result: "
         f"**{'PASS' if report.ok else 'FAIL'}**.\n\n{report.table()}\n\n"
@@ -231,6 +233,7 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=60, help="seconds the store fails, then hangs")
     parser.add_argument("--gap", type=float, default=10, help="seconds between faults")
     parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default="everysec")
+    parser.add_argument("--api-processes", type=int, default=1, help="`trackhouse api --processes N`")
     parser.add_argument(
         "--dir", type=Path, default=None, help="where the stack keeps its data (default: a temp dir)"
     )
@@ -244,6 +247,7 @@ def main() -> None:
             outage=args.outage,
             gap=args.gap,
             appendfsync=args.appendfsync,
+            api_processes=args.api_processes,
         )
     print(report.table())
     if report.lost:

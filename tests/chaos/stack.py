@@ -26,8 +26,9 @@ QUEUE = Settings.model_fields["queue_name"].default
 
 
 class Stack:
-    def __init__(self, directory: Path, *, appendfsync: str = "everysec") -> None:
+    def __init__(self, directory: Path, *, appendfsync: str = "everysec", api_processes: int = 1) -> None:
         self.directory = directory
+        self.api_processes = api_processes
         self.redis_server = RedisServer(directory / "redis", appendfsync=appendfsync)
         self.chdb_url = f"chdb://{directory / 'clickhouse'}"
         self.control = directory / "store-fault"
@@ -48,6 +49,7 @@ class Stack:
             "TRACKHOUSE_HOST": "127.0.0.1",
             "TRACKHOUSE_PORT": str(self.port),
             "TRACKHOUSE_INSERT_LINGER_MS": "200",
+            "TRACKHOUSE_API_PROCESSES": str(self.api_processes),
             CONTROL_ENV: str(self.control),
         }
 
