@@ -23,7 +23,6 @@ from rq import Queue
 from rq.exceptions import StopRequested
 from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
-from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
@@ -34,6 +33,7 @@ from shared.queue import events_queue
 from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from worker.jobs import JobContext, bind
+from worker.recovery import recover_abandoned, recover_stranded
 from worker.writer import EventWriter, Writer
 
 log = logging.getLogger(__name__)
@@ -151,12 +151,6 @@ class Keepalive:
         self._thread.join(timeout=5)
 
 
-def recover_abandoned(redis: Redis, settings: Settings) -> None:
-    """Retry (or dead-letter) jobs whose worker stopped renewing them: RQ's own cleanup of
-    lapsed StartedJobRegistry entries, run every scheduler pass instead of every 10 minutes."""
-    StartedJobRegistry(settings.queue_name, connection=redis, serializer=OrjsonSerializer).cleanup()
-
-
 class SchedulerThread(threading.Thread):
     """Moves due retries (RQ's scheduled registry) back onto the queue, in a thread."""
 
@@ -182,6 +176,7 @@ class SchedulerThread(threading.Thread):
         while not self._stopping.is_set():
             try:
                 recover_abandoned(self._redis, self._settings)
+                recover_stranded(self._redis, self._settings)
                 # RQ retries a lock held by another scheduler every 10 minutes only, and its lock
                 # outlives a SIGKILLed holder by 60 s: retries would wait that long after a worker
                 # crash. So: try every pass, and keep our lock short (renewed every pass).

@@ -135,6 +135,7 @@ class Stack:
         failed = FailedJobRegistry(QUEUE, connection=redis)
         return {
             "queued": int(redis.llen(f"rq:queue:{QUEUE}")),
+            "taken": int(redis.llen(f"rq:queue:{QUEUE}:intermediate")),  # dequeued, not yet started
             "started": StartedJobRegistry(QUEUE, connection=redis).count,
             "scheduled": ScheduledJobRegistry(QUEUE, connection=redis).count,
             "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - failed.count,

@@ -1,7 +1,7 @@
 """A worker SIGKILLed in the middle of a job: its events are stored, once, within seconds.
 
 RQ alone notices such a job after 400-800 s; the keep-alive and the scheduler threads'
-recovery (worker.runner.Keepalive, recover_abandoned) bring that down to ~10 s."""
+recovery (worker.runner.Keepalive, worker.recovery) bring that down to ~10 s."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from redis import Redis
+from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 
-from shared.queue import events_queue
+from shared.queue import enqueue_rows, events_queue
 from shared.redis_server import RedisServer
+from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.apps import api_client
-from tests.support.builders import basic_event
+from tests.support.builders import basic_event, queue_row
 from tests.support.processes import dump_event_ids, trackhouse, wait_for
+from tests.support.workers import count_rows, drain, real_writer
+from worker.recovery import STRANDED_AFTER_SECONDS, recover_stranded
 from worker.runner import SchedulerThread
 
 pytestmark = pytest.mark.integration
@@ -79,3 +84,37 @@ def test_a_dead_schedulers_lock_delays_retries_by_seconds_not_minutes(
         scheduler.stop()
         scheduler.join(timeout=10)
     assert real_redis.get(lock_key) is None  # released on a clean stop
+
+
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_requeued(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """Killed between BLMOVE and registering the job as started, a worker leaves it in the
+    queue's intermediate list, where RQ looks every 10 minutes and then spends a retry."""
+    queue = events_queue(real_redis, settings)
+    job = enqueue_rows(queue, [queue_row("stranded-1")], settings)
+    intermediate = queue.intermediate_queue
+    assert real_redis.lmove(queue.key, intermediate.key) == job.id.encode()  # what a worker does first
+
+    assert recover_stranded(real_redis, settings) == []  # just seen: a live worker may be registering it
+    real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - STRANDED_AFTER_SECONDS - 1)
+    assert recover_stranded(real_redis, settings) == [job.id]
+    assert queue.get_job_ids() == [job.id] and intermediate.get_job_ids() == []
+    retries = len(settings.retry_intervals_seconds)
+    assert Job.fetch(job.id, connection=real_redis, serializer=OrjsonSerializer).retries_left == retries
+
+    drain(real_redis, settings, real_writer(migrated, settings))
+    assert count_rows(migrated, settings) == 1
+
+
+def test_a_started_job_is_not_taken_for_stranded(real_redis: Redis, settings: Settings) -> None:
+    queue = events_queue(real_redis, settings)
+    job = enqueue_rows(queue, [queue_row("running-1")], settings)
+    intermediate = queue.intermediate_queue
+    real_redis.lmove(queue.key, intermediate.key)
+    # How a worker registers its execution of the job: "<job id>:<execution id>", scored by expiry.
+    real_redis.zadd(queue.started_job_registry.key, {f"{job.id}:execution-1": time.time() + 60})
+    assert job.id in queue.started_job_registry
+    real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - 3600)
+    assert recover_stranded(real_redis, settings) == []
+    assert intermediate.get_job_ids() == [job.id]
