@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -22,11 +22,9 @@ from shared.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.visitors import assign_sessions
 from worker import merge, poison
-from worker.writer import Writer
+from worker.writer import Writer, epoch_ms
 
 _bound = threading.local()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +92,11 @@ def _fill_sessions(job: Job, columns: Sequence[str], data: list[list[Any]], idle
         return
     visitors = data[columns.index("visitor_id")]
     times = data[columns.index("event_time")]
-    visits = [(visitors[i], _epoch_ms(times[i])) for i in missing]
+    visits = [(visitors[i], epoch_ms(times[i])) for i in missing]
     for i, session in zip(
         missing, assign_sessions(job.connection, visits, idle_seconds=idle_seconds), strict=True
     ):
         sessions[i] = session
-
-
-def _epoch_ms(iso: str) -> int:
-    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
 
 
 @metrics.JOB_ATTEMPTS_FAILED.count_exceptions()

@@ -28,7 +28,6 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from shared import metrics
-from shared.columnar import pack
 from shared.queue import INSERT_EVENTS
 from shared.serializer import OrjsonSerializer
 from worker.writer import Writer
@@ -127,7 +126,7 @@ def dead_letter(queue: Queue, rejected: Rejected, *, token: str, failure_ttl: in
     reason = f"trackhouse: ClickHouse rejected {rejected.count} event(s): {rejected.error}"
     job = Job.create(
         INSERT_EVENTS,
-        args=(list(rejected.columns), pack(_rows(rejected), rejected.columns)),
+        args=(list(rejected.columns), rejected.data),  # one list per column: the queue's format
         connection=queue.connection,
         serializer=OrjsonSerializer,
         id=f"poison{digest}-n{rejected.count}",
@@ -146,7 +145,3 @@ def dead_letter(queue: Queue, rejected: Rejected, *, token: str, failure_ttl: in
     metrics.EVENTS_REJECTED_BY_STORE.inc(rejected.count)
     log.warning("%s; dead-lettered as %s", reason, job.id, extra={"job_id": job.id})
     return job
-
-
-def _rows(rejected: Rejected) -> list[dict[str, Any]]:
-    return [dict(zip(rejected.columns, row, strict=True)) for row in zip(*rejected.data, strict=True)]

@@ -48,11 +48,14 @@ def recover_stranded(redis: Redis, settings: Settings) -> list[str]:
     never started, so they go back as they were, without spending a retry."""
     queue = events_queue(redis, settings)
     intermediate = queue.intermediate_queue
+    taken = intermediate.get_job_ids()
+    if not taken:  # the usual case: one LRANGE per pass
+        return []
+    started = set(queue.started_job_registry.get_job_ids(cleanup=False))
     requeued = []
-    for job_id in intermediate.get_job_ids():
-        if job_id in queue.started_job_registry:
+    for job_id in taken:
+        if job_id in started or intermediate.set_first_seen(job_id):  # running, or noticed just now
             continue
-        intermediate.set_first_seen(job_id)  # no-op when already noted, by any worker
         first_seen = intermediate.get_first_seen(job_id)
         if first_seen is None or time.time() - first_seen.timestamp() < STRANDED_AFTER_SECONDS:
             continue

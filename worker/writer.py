@@ -31,8 +31,9 @@ class Writer(Protocol):
     def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int: ...
 
 
-def _tick(value: str) -> int:
-    return (datetime.fromisoformat(value) - _EPOCH) // _MILLISECOND
+def epoch_ms(iso: str) -> int:
+    """An ISO-8601 UTC string (as the queue carries times) as ms since the epoch."""
+    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
 
 
 def _ticks(values: Sequence[str | None]) -> list[int | None]:
@@ -40,7 +41,7 @@ def _ticks(values: Sequence[str | None]) -> list[int | None]:
     clickhouse-connect writes as they are instead of converting each datetime in Python.
     Memoised per column: a job's events share their receive time, often their link's dates."""
     memo: dict[str, int] = {}
-    return [None if v is None else memo[v] if v in memo else memo.setdefault(v, _tick(v)) for v in values]
+    return [None if v is None else memo[v] if v in memo else memo.setdefault(v, epoch_ms(v)) for v in values]
 
 
 class EventWriter:

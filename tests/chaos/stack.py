@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from redis import Redis
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq import Queue
 
 from shared.queue import connect_redis
 from shared.redis_server import RedisServer, free_port
@@ -130,19 +130,19 @@ class Stack:
 
     # --- the queue ---
     def pending_work(self, redis: Redis) -> dict[str, int]:
-        """What is not stored yet: queued, running, waiting for a retry, and every job hash
-        that is not a dead letter (merged jobs keep theirs until their insert succeeded)."""
-        failed = FailedJobRegistry(QUEUE, connection=redis)
+        """What is not stored yet: queued, taken by a worker, running, waiting for a retry, and
+        every job hash that is not a dead letter (merged jobs keep theirs until stored)."""
+        queue = Queue(QUEUE, connection=redis)
         return {
-            "queued": int(redis.llen(f"rq:queue:{QUEUE}")),
-            "taken": int(redis.llen(f"rq:queue:{QUEUE}:intermediate")),  # dequeued, not yet started
-            "started": StartedJobRegistry(QUEUE, connection=redis).count,
-            "scheduled": ScheduledJobRegistry(QUEUE, connection=redis).count,
-            "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - failed.count,
+            "queued": queue.count,
+            "taken": int(redis.llen(queue.intermediate_queue_key)),  # dequeued, not yet started
+            "started": queue.started_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count,
+            "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - self.dead_letters(redis),
         }
 
     def dead_letters(self, redis: Redis) -> int:
-        return FailedJobRegistry(QUEUE, connection=redis).count
+        return Queue(QUEUE, connection=redis).failed_job_registry.count
 
     def stop(self) -> None:
         self.stop_worker()
