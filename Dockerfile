@@ -12,6 +12,7 @@ COPY pyproject.toml README.md ./
 COPY api ./api
 COPY worker ./worker
 COPY shared ./shared
+COPY cli ./cli
 RUN pip install --no-cache-dir .
 
 # Fixed UID/GID so file ownership is predictable across rebuilds.

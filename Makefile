@@ -39,7 +39,7 @@ bench: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.run
 
 lint: $(BIN)/.installed-embedded,dev
-	$(BIN)/ruff check api worker shared tests
+	$(BIN)/ruff check api worker shared cli tests bench
 	$(BIN)/mypy
 
 clean:

@@ -22,10 +22,10 @@ from api.responses import error
 from api.routes import batch, events, health, metrics, track
 from api.state import AppState
 from api.write_keys import WriteKeys
-from shared.enrich import Enricher
-from shared.queue import events_queue
+from shared.event.enrich import Enricher
+from shared.event.visitors import DailySalt
+from shared.queue.jobs import events_queue
 from shared.settings import Settings
-from shared.visitors import DailySalt
 
 log = logging.getLogger(__name__)
 

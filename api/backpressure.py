@@ -21,7 +21,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from shared import stats
-from shared.queue import events_in, events_queue
+from shared.queue.jobs import events_in, events_queue
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import Request
 
-from shared.event import EventError, loads_strict
+from shared.event.errors import EventError
+from shared.event.fields import loads_strict
 
 _INFLATE_CHUNK = 64 * 1024
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
-from shared.event import RequestContext
+from shared.event.parse import RequestContext
 from shared.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

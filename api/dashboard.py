@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.serializer import OrjsonSerializer
+from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 
 MOUNT_PATH = "/rq"

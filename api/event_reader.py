@@ -8,7 +8,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from shared.schema import EVENT_COLUMNS, JSON_COLUMNS
+from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
 
 _READ_COLUMNS = (*EVENT_COLUMNS, "inserted_at")
 

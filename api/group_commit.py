@@ -24,7 +24,7 @@ from rq import Queue
 from rq.job import Job
 
 from shared import metrics
-from shared.queue import enqueue_rows
+from shared.queue.jobs import enqueue_rows
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

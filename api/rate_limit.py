@@ -41,7 +41,7 @@ from api.client import ClientResolver
 from api.responses import error
 from api.write_keys import WriteKeys
 from shared import metrics
-from shared.event import RequestContext
+from shared.event.parse import RequestContext
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

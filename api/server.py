@@ -1,9 +1,7 @@
 """Serving the app with uvicorn, in both topologies.
 
-`run_embedded` (`trackhouse up`): one process owns everything: a redis-server child
-(unless TRACKHOUSE_REDIS_URL is set), the chDB engine, worker threads and the API.
 `run_api` (`trackhouse api`): the API alone, for a ClickHouse server and worker processes
-scaled on their own.
+scaled on their own. `serve` is also how `trackhouse up` (`cli.up`) serves its app.
 """
 
 from __future__ import annotations
@@ -21,14 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.dashboard import mount_dashboard
-from shared.clickhouse import open_client
 from shared.logs import configure_logging
-from shared.migrate import migrate
-from shared.queue import connect_redis
-from shared.redis_server import RedisServer
+from shared.queue.jobs import connect_redis
 from shared.settings import Settings
-from worker.runner import WorkerThreads
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +58,6 @@ def serve(app: FastAPI, settings: Settings) -> None:
     _freeze_heap()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
-
-
-def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
-    redis_server: RedisServer | None = None
-    redis_url = settings.redis_url
-    if not redis_url:
-        redis_server = RedisServer(settings.data_dir / "redis", appendfsync=settings.redis_appendfsync)
-        redis_url = redis_server.start()
-    try:
-        store = open_client(settings.store_url)
-        migrate(store, settings.clickhouse_database)
-        redis = connect_redis(redis_url)
-        workers = WorkerThreads(redis, settings)
-        workers.start()
-        try:
-            log.info(
-                "trackhouse up: API on http://%s:%d, Redis %s, store %s",
-                settings.host,
-                settings.port,
-                redis_url,
-                settings.store_url,
-            )
-            app = create_app(settings, redis=redis, open_store=lambda: store)
-            if dashboard:
-                mount_dashboard(app, settings, redis_url)
-            serve(app, settings)
-        finally:
-            workers.stop()
-            redis.close()
-    finally:
-        if redis_server is not None:
-            redis_server.stop()
-        log.info("trackhouse stopped")
 
 
 def run_api(settings: Settings, *, processes: int | None = None) -> None:

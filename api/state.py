@@ -15,7 +15,7 @@ from api.client import ClientResolver
 from api.group_commit import GroupCommitter
 from api.rate_limit import RateLimiter
 from api.write_keys import WriteKeys
-from shared.enrich import Enricher
+from shared.event.enrich import Enricher
 from shared.settings import Settings
 
 

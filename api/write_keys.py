@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.responses import error
-from shared.event import EventError
+from shared.event.errors import EventError
 
 PROJECT_SCOPE_KEY = "trackhouse.write_key_project"
 """Where `authorize`'s caller leaves the key's project for `apply_project`: the ASGI scope is

@@ -10,7 +10,7 @@ from bench.load import TRACK_LUA, LoadSpec
 from bench.phase import BENCH_DB, Config, Result, half_phase, load_phase, main_figures, uvicorn_argv
 from bench.procs import CpuMeter, Processes, RssSampler, clean_env, wait_http_ok
 from bench.store_read import read_phases
-from shared.redis_server import free_port
+from shared.queue.redis_server import free_port
 
 
 def run_bare(cfg: Config, workdir: Path) -> Result:

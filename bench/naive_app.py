@@ -20,9 +20,10 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bench.rows import write_rows
-from shared.clickhouse import open_client
-from shared.event import EventError, RequestContext, parse_event
-from shared.migrate import migrate
+from shared.event.errors import EventError
+from shared.event.parse import RequestContext, parse_event
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 from worker.writer import EventWriter
 
 _writer: EventWriter | None = None

@@ -17,7 +17,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bench.plain_jobs import INSERT_EVENT
-from shared.event import EventError, RequestContext, parse_event
+from shared.event.errors import EventError
+from shared.event.parse import RequestContext, parse_event
 
 app = FastAPI()
 queue = Queue(

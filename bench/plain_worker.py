@@ -15,8 +15,8 @@ from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 from bench.plain_jobs import bind
-from shared.clickhouse import open_client
-from shared.migrate import migrate
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 from worker.writer import EventWriter
 
 

@@ -33,7 +33,7 @@ from bench.phase import (
 from bench.procs import PYTHON, CpuMeter, Proc, Processes, RssSampler, clean_env, http_status, wait_http_ok
 from bench.queue_probe import backlog, failed, used_memory, wait_drained, wait_worker
 from bench.store_read import PhaseRows, read_phases
-from shared.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer, free_port
 from shared.settings import Settings
 
 TRACKHOUSE_QUEUE: str = Settings.model_fields["queue_name"].default
@@ -103,8 +103,8 @@ def _trackhouse(
         }
     )
     return Topology(
-        api_argv=[PYTHON, "-m", "shared.cli", "api"],
-        worker_argv=[PYTHON, "-m", "shared.cli", "worker"],
+        api_argv=[PYTHON, "-m", "cli", "api"],
+        worker_argv=[PYTHON, "-m", "cli", "worker"],
         env=env,
         queue=TRACKHOUSE_QUEUE,
         database=TRACKHOUSE_DB,

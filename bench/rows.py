@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from shared.schema import EVENT_COLUMNS
+from shared.store.schema import EVENT_COLUMNS
 from worker.writer import EventWriter
 
 

@@ -53,7 +53,7 @@ def read_phases(chdb_url: str, database: str, prefixes: list[str]) -> dict[str, 
 
 
 def _main(argv: list[str]) -> None:
-    from shared.clickhouse import open_client
+    from shared.store.client import open_client
 
     chdb_url, database, *prefixes = argv
     client = open_client(chdb_url)

@@ -17,7 +17,7 @@ API (counted by the request handlers and the group committer):
 
 Queue (read from Redis at scrape time by `QueueCollector`; served by the API only):
 - `trackhouse_queue_jobs`, `trackhouse_queue_events`: jobs waiting, and the events they hold
-  (from the job ids, `shared.queue.events_in`; estimated from the first `_SAMPLE_JOBS` ids
+  (from the job ids, `shared.queue.jobs.events_in`; estimated from the first `_SAMPLE_JOBS` ids
   when the queue is longer, so a deep backlog costs one bounded read per scrape).
 - `trackhouse_queue_oldest_job_age_seconds`: how long the job at the head has waited (0: empty).
 - `trackhouse_retry_scheduled_jobs`: failed jobs waiting for their next attempt.
@@ -64,7 +64,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import utcparse
 
-from shared.queue import events_in
+from shared.queue.jobs import events_in
 
 log = logging.getLogger(__name__)
 

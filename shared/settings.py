@@ -1,4 +1,4 @@
-"""The one settings object. Built by the entry points (`shared.cli`), then passed down.
+"""The one settings object. Built by the entry points (`cli.main`), then passed down.
 
 Nothing reads the environment at import time: tests build `Settings(...)` directly.
 Every variable takes the prefix `TRACKHOUSE_` (e.g. `TRACKHOUSE_PORT=9000`).

@@ -16,11 +16,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from redis import Redis
 
-from shared.clickhouse import open_client
-from shared.migrate import migrate
-from shared.queue import connect_redis
-from shared.redis_server import RedisServer
+from shared.queue.jobs import connect_redis
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Job functions RQ calls by dotted path (`shared.queue.INSERT_EVENTS`).
+"""Job functions RQ calls by dotted path (`shared.queue.jobs.INSERT_EVENTS`).
 
 RQ gives a job function nothing but its arguments, so each worker thread binds what its
 jobs need here before it starts working (`bind`).
@@ -17,10 +17,10 @@ from rq import Queue, get_current_job
 from rq.job import Job
 
 from shared import metrics
+from shared.event.visitors import assign_sessions
 from shared.ids import new_uuid
-from shared.serializer import OrjsonSerializer
+from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
-from shared.visitors import assign_sessions
 from worker import merge, poison
 from worker.writer import Writer, epoch_ms
 
@@ -79,7 +79,7 @@ def _linger(job: Job, linger_seconds: float) -> None:
 
 def _fill_sessions(job: Job, columns: Sequence[str], data: list[list[Any]], idle_seconds: int) -> None:
     """Events the API left without a session_id get their visitor's current one: one Redis
-    round trip for the whole insert (shared.visitors.assign_sessions)."""
+    round trip for the whole insert (shared.event.visitors.assign_sessions)."""
     if "session_id" not in columns:
         return
     sessions = data[columns.index("session_id")]

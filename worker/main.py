@@ -14,10 +14,10 @@ import subprocess
 import sys
 from types import FrameType
 
-from shared.clickhouse import open_client
-from shared.migrate import migrate
-from shared.queue import connect_redis
+from shared.queue.jobs import connect_redis
 from shared.settings import Settings
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 from worker.runner import run_worker_process
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1)
 
 
 def child_command(burst: bool) -> list[str]:
-    return [sys.executable, "-m", "shared.cli", "worker", *(["--burst"] if burst else [])]
+    return [sys.executable, "-m", "cli", "worker", *(["--burst"] if burst else [])]
 
 
 def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:

@@ -25,8 +25,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from shared import stats
-from shared.columnar import unpack
-from shared.serializer import OrjsonSerializer
+from shared.queue.columnar import unpack
+from shared.queue.serializer import OrjsonSerializer
 
 CLAIM_PREFIX = "trackhouse:merge:"
 

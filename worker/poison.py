@@ -28,8 +28,8 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from shared import metrics
-from shared.queue import INSERT_EVENTS
-from shared.serializer import OrjsonSerializer
+from shared.queue.jobs import INSERT_EVENTS
+from shared.queue.serializer import OrjsonSerializer
 from worker.writer import Writer
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import time
 from redis import Redis
 from rq.registry import StartedJobRegistry
 
-from shared.queue import events_queue
-from shared.serializer import OrjsonSerializer
+from shared.queue.jobs import events_queue
+from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,10 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
 
 from shared import metrics
-from shared.clickhouse import open_client
-from shared.queue import events_queue
-from shared.serializer import OrjsonSerializer
+from shared.queue.jobs import events_queue
+from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
+from shared.store.client import open_client
 from worker.jobs import JobContext, bind
 from worker.recovery import recover_abandoned, recover_stranded
 from worker.writer import EventWriter, Writer

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from clickhouse_connect.driver.client import Client
 
 from shared import metrics
-from shared.schema import TIME_COLUMNS
+from shared.store.schema import TIME_COLUMNS
 
 log = logging.getLogger(__name__)
 

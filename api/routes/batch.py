@@ -16,7 +16,9 @@ from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
 from api.state import AppState
 from api.write_keys import apply_project
 from shared import metrics
-from shared.event import EventError, TrackEvent, parse_event
+from shared.event.errors import EventError
+from shared.event.model import TrackEvent
+from shared.event.parse import parse_event
 
 router = APIRouter()
 

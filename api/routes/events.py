@@ -10,7 +10,7 @@ from api.auth import check_admin
 from api.event_reader import find_event
 from api.responses import ErrorBody, error
 from api.state import AppState, app_state
-from shared.locate import locate
+from shared.queue.locate import locate
 
 router = APIRouter()
 

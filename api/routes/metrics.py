@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from api.auth import check_admin
 from api.body import BodyTooLarge, UnsupportedEncoding
 from api.state import AppState, app_state
-from shared.event import EventError, MissingFieldError
+from shared.event.errors import EventError, MissingFieldError
 from shared.metrics import QueueCollector, Reason, exposition
 
 router = APIRouter()

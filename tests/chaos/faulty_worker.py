@@ -20,11 +20,11 @@ from pathlib import Path
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from shared.clickhouse import open_client
 from shared.logs import configure_logging
-from shared.migrate import migrate
-from shared.queue import connect_redis
+from shared.queue.jobs import connect_redis
 from shared.settings import Settings
+from shared.store.client import open_client
+from shared.store.migrate import migrate
 from worker.runner import make_writer, run_worker_process
 from worker.writer import Columns, Writer
 

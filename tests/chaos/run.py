@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.queue import enqueue_rows, events_queue
+from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.chaos.load import Ledger, Load
 from tests.chaos.stack import Stack, stored_counts

@@ -16,8 +16,8 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue
 
-from shared.queue import connect_redis
-from shared.redis_server import RedisServer, free_port
+from shared.queue.jobs import connect_redis
+from shared.queue.redis_server import RedisServer, free_port
 from shared.settings import Settings
 from tests.chaos.faulty_worker import CONTROL_ENV
 from tests.support.processes import http, query_chdb, spawn, wait_for
@@ -66,7 +66,7 @@ class Stack:
 
     # --- the API ---
     def start_api(self) -> None:
-        self.api = spawn(["shared.cli", "api"], self.env, self.directory / "api.log")
+        self.api = spawn(["cli", "api"], self.env, self.directory / "api.log")
         # /healthz, not /readyz: readiness opens the store, and chDB belongs to the worker.
         wait_for(lambda: self._healthy(), timeout_seconds=60, what="the API to answer /healthz")
 

@@ -10,11 +10,11 @@ from clickhouse_connect.driver.client import Client
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from shared.migrate import load_migrations, migrate
-from shared.queue import connect_redis, events_queue, job_rows
-from shared.redis_server import RedisServer
-from shared.schema import EVENT_COLUMNS
+from shared.queue.jobs import connect_redis, events_queue, job_rows
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
+from shared.store.migrate import load_migrations, migrate
+from shared.store.schema import EVENT_COLUMNS
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event, stringly_event
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer

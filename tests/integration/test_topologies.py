@@ -12,8 +12,8 @@ import pytest
 from redis import Redis
 from rq.registry import StartedJobRegistry
 
-from shared.queue import connect_redis, events_queue
-from shared.redis_server import RedisServer, free_port
+from shared.queue.jobs import connect_redis, events_queue
+from shared.queue.redis_server import RedisServer, free_port
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event

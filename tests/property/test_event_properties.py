@@ -12,7 +12,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.event import (
+from shared.event.errors import EventError, MissingFieldError
+from shared.event.limits import (
     MAX_ABS_CONVERSION_VALUE,
     MAX_ATTRIBUTES_BYTES,
     MAX_ATTRIBUTES_DEPTH,
@@ -24,13 +25,10 @@ from shared.event import (
     MAX_TIME_SPENT_SEC,
     MAX_URL_CHARS,
     MAX_USER_AGENT_CHARS,
-    EventError,
-    MissingFieldError,
-    RequestContext,
-    TrackEvent,
-    parse_event,
 )
-from shared.schema import EVENT_COLUMNS, JSON_COLUMNS
+from shared.event.model import TrackEvent
+from shared.event.parse import RequestContext, parse_event
+from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
 
 CONTEXT = RequestContext(
     received_at=datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.event import RequestContext, parse_event
+from shared.event.parse import RequestContext, parse_event
 
 
 def basic_event(**overrides: Any) -> dict[str, Any]:

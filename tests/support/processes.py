@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def trackhouse(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    return spawn(["shared.cli", *command], env, log_path)
+    return spawn(["cli", *command], env, log_path)
 
 
 def spawn(module_and_args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -64,7 +64,7 @@ def query_chdb(chdb_url: str, sql: str) -> list[list[Any]]:
     process that wrote it must have let go)."""
     script = (
         "import json, sys\n"
-        "from shared.clickhouse import open_client\n"
+        "from shared.store.client import open_client\n"
         "rows = open_client(sys.argv[1]).query(sys.argv[2]).result_rows\n"
         "sys.stdout.write(json.dumps([list(row) for row in rows]))\n"
     )

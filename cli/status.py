@@ -1,0 +1,229 @@
+"""`trackhouse status`: one screen on the pipeline's health, read from Redis (and the store).
+
+Read-only: registries are counted without RQ's cleanup, which would move abandoned jobs
+around (that is the workers' business, not a status command's).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import clickhouse_connect
+import orjson
+from redis import Redis
+from rq.job import Job
+from rq.worker import Worker
+
+from shared import stats
+from shared.queue.jobs import events_in, events_queue
+from shared.queue.redis_server import URL_FILE
+from shared.queue.serializer import OrjsonSerializer
+from shared.settings import Settings
+
+_ID_CHUNK = 10_000
+"""Queue ids read per LRANGE when counting events: a deep queue is not pulled in one reply."""
+_HEAD_PROBE = 10
+"""Queued ids tried for the oldest job's age (the head's hash may have been deleted by hand)."""
+_HTTP_TIMEOUT_SECONDS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    name: str
+    hostname: str | None
+    pid: int | None
+    state: str
+    current_job_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCheck:
+    target: str
+    """The store URL, password masked."""
+    state: str
+    """`ok`, `down (...)` or `unknown (...)`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: datetime
+    redis_url: str
+    queue: str
+    queued_jobs: int
+    queued_events: int
+    oldest_queued_age_seconds: float | None
+    scheduled_retries: int
+    started_jobs: int
+    failed_jobs: int
+    stored_per_second: float
+    store: StoreCheck
+    workers: tuple[WorkerInfo, ...]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z)
+
+
+def embedded_socket(settings: Settings) -> Path:
+    """Where `trackhouse up` puts its Redis socket (shared.queue.redis_server.RedisServer)."""
+    return (settings.data_dir / "redis").resolve() / "redis.sock"
+
+
+def resolve_redis_url(settings: Settings) -> str | None:
+    """The configured Redis, else the one a running `trackhouse up` announced, else None."""
+    if settings.redis_url:
+        return settings.redis_url
+    announced = embedded_socket(settings).with_name(URL_FILE)
+    if announced.is_file():
+        return announced.read_text().strip()
+    socket = embedded_socket(settings)
+    return f"unix://{socket}" if socket.is_socket() else None
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password replaced, fit for a terminal or a ticket."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _queued(redis: Redis, key: str) -> tuple[int, int]:
+    jobs = events = 0
+    start = 0
+    while True:
+        ids = redis.lrange(key, start, start + _ID_CHUNK - 1)
+        jobs += len(ids)
+        events += sum(events_in(_text(raw)) for raw in ids)
+        if len(ids) < _ID_CHUNK:
+            return jobs, events
+        start += _ID_CHUNK
+
+
+def _oldest_age(redis: Redis, key: str, now: datetime) -> float | None:
+    ids = [_text(raw) for raw in redis.lrange(key, 0, _HEAD_PROBE - 1)]
+    for job in Job.fetch_many(ids, connection=redis, serializer=OrjsonSerializer):
+        if job is not None and job.enqueued_at is not None:
+            enqueued = job.enqueued_at
+            enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
+            return max(0.0, (now - enqueued).total_seconds())
+    return None
+
+
+def _workers(redis: Redis, settings: Settings) -> tuple[WorkerInfo, ...]:
+    found = Worker.all(queue=events_queue(redis, settings), serializer=OrjsonSerializer)
+    return tuple(
+        WorkerInfo(w.name, w.hostname, w.pid, w.get_state(), w.get_current_job_id())
+        for w in sorted(found, key=lambda w: w.name)
+    )
+
+
+def check_store(settings: Settings) -> StoreCheck:
+    target = mask_url(settings.store_url)
+    if settings.uses_chdb:
+        return StoreCheck(target, _ask_api(settings))
+    try:
+        # Not shared.store.client.open_client: its default 10 s connect timeout is too long here.
+        client = clickhouse_connect.get_client(
+            dsn=settings.store_url, autogenerate_session_id=False, connect_timeout=2, send_receive_timeout=5
+        )
+        try:
+            client.command("SELECT 1")
+        finally:
+            client.close()
+    except Exception as exc:
+        return StoreCheck(target, f"down ({type(exc).__name__}: {_first_line(str(exc))})")
+    return StoreCheck(target, "ok")
+
+
+def _ask_api(settings: Settings) -> str:
+    """chDB allows one process per data directory, and that is the running `trackhouse up`
+    (or worker): opening it here would fail or clash, so ask the API's readiness probe."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.host, settings.host)
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{settings.port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=_HTTP_TIMEOUT_SECONDS) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:  # 503: the API answers, a dependency is down
+        body = error.read()
+    except (OSError, ValueError):
+        return "unknown (chDB is owned by the running process; API not reachable)"
+    try:
+        verdict = str(json.loads(body).get("store", "?"))
+    except (ValueError, AttributeError):
+        return f"unknown (unexpected answer from {url})"
+    return f"{verdict} (via {url})"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def gather(redis: Redis, settings: Settings, redis_url: str, now: datetime | None = None) -> Snapshot:
+    """Everything `status` shows. Raises redis' ConnectionError when Redis is away."""
+    now = now or datetime.now(UTC)
+    queue = events_queue(redis, settings)
+    jobs, events = _queued(redis, queue.key)
+    return Snapshot(
+        taken_at=now,
+        redis_url=mask_url(redis_url),
+        queue=settings.queue_name,
+        queued_jobs=jobs,
+        queued_events=events,
+        oldest_queued_age_seconds=_oldest_age(redis, queue.key, now),
+        scheduled_retries=queue.scheduled_job_registry.get_job_count(cleanup=False),
+        started_jobs=queue.started_job_registry.get_job_count(cleanup=False),
+        failed_jobs=queue.failed_job_registry.get_job_count(cleanup=False),
+        stored_per_second=stats.stored_per_second(redis, now.timestamp()),
+        store=check_store(settings),
+        workers=_workers(redis, settings),
+    )
+
+
+def format_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
+def render(snapshot: Snapshot) -> str:
+    """One screen of text (the workers list is capped so it stays one screen)."""
+    s = snapshot
+    lines = [
+        f"trackhouse status at {s.taken_at.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+        f"redis             {s.redis_url}",
+        f"store             {s.store.state}  [{s.store.target}]",
+        f"queue             {s.queue}: {s.queued_jobs} job(s), {s.queued_events} event(s)",
+        f"oldest queued     {format_age(s.oldest_queued_age_seconds)}",
+        f"retries scheduled {s.scheduled_retries}",
+        f"started           {s.started_jobs}",
+        f"failed            {s.failed_jobs}" + ("  (trackhouse failed list)" if s.failed_jobs else ""),
+        f"drain rate        {s.stored_per_second:.1f} events/s (last minute)",
+        f"workers alive     {len(s.workers)}",
+    ]
+    shown = 12
+    for w in s.workers[:shown]:
+        where = f"{w.hostname or '?'}:{w.pid if w.pid is not None else '?'}"
+        lines.append(f"  {w.name}  {where}  {w.state}  {w.current_job_id or '-'}")
+    if len(s.workers) > shown:
+        lines.append(f"  … and {len(s.workers) - shown} more (--json lists all)")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""`trackhouse up`, the embedded topology: one process owns everything: a redis-server child
+(unless TRACKHOUSE_REDIS_URL is set), the chDB engine (one per process), worker threads and
+the API. It composes `api` and `worker`, so it lives here, above both."""
+
+from __future__ import annotations
+
+import logging
+
+from api.app import create_app
+from api.dashboard import mount_dashboard
+from api.server import serve
+from shared.queue.jobs import connect_redis
+from shared.queue.redis_server import RedisServer
+from shared.settings import Settings
+from shared.store.client import open_client
+from shared.store.migrate import migrate
+from worker.runner import WorkerThreads
+
+log = logging.getLogger(__name__)
+
+
+def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
+    redis_server: RedisServer | None = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        redis_server = RedisServer(settings.data_dir / "redis", appendfsync=settings.redis_appendfsync)
+        redis_url = redis_server.start()
+    try:
+        store = open_client(settings.store_url)
+        migrate(store, settings.clickhouse_database)
+        redis = connect_redis(redis_url)
+        workers = WorkerThreads(redis, settings)
+        workers.start()
+        try:
+            log.info(
+                "trackhouse up: API on http://%s:%d, Redis %s, store %s",
+                settings.host,
+                settings.port,
+                redis_url,
+                settings.store_url,
+            )
+            app = create_app(settings, redis=redis, open_store=lambda: store)
+            if dashboard:
+                mount_dashboard(app, settings, redis_url)
+            serve(app, settings)
+        finally:
+            workers.stop()
+            redis.close()
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+        log.info("trackhouse stopped")

@@ -1,0 +1,74 @@
+"""Where is an event that is not stored yet? Its delivery status, read from RQ's structures.
+
+An admin lookup, not a hot path: it reads the jobs themselves (there is no per-event index,
+which would cost Redis memory and a write for every event). Failed jobs are looked at first
+(there are few), then the jobs waiting their turn (queued, retrying, running, or claimed by
+a running job's merge), up to `max_jobs` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from shared.queue.columnar import unpack
+from shared.queue.jobs import events_queue
+from shared.queue.serializer import OrjsonSerializer
+from shared.settings import Settings
+
+Status = Literal["queued", "failed"]
+_CLAIMS = "trackhouse:merge:"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    status: Status
+    job_id: str
+    error: str | None = None
+    retries_left: int | None = None
+
+
+def _holds(job: Job, event_id: str) -> bool:
+    columns, entries = job.args
+    return event_id in unpack(entries[list(columns).index("event_id")])
+
+
+def _fetch(redis: Redis, job_ids: list[str]) -> Iterable[Job]:
+    for job in Job.fetch_many(job_ids, connection=redis, serializer=OrjsonSerializer):
+        if job is not None:
+            yield job
+
+
+def _last_line(text: str | None) -> str | None:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def locate(redis: Redis, settings: Settings, event_id: str, *, max_jobs: int = 10_000) -> Location | None:
+    queue = events_queue(redis, settings)
+    failed = FailedJobRegistry(queue=queue)
+    for job in _fetch(redis, failed.get_job_ids()[:max_jobs]):
+        merged = [str(i) for i in job.meta.get("merged", [])]  # these wait with the failed job
+        if _holds(job, event_id) or any(_holds(other, event_id) for other in _fetch(redis, merged)):
+            result = job.latest_result()
+            return Location("failed", job.id, error=_last_line(result.exc_string if result else None))
+
+    waiting = [
+        *queue.get_job_ids(0, max_jobs),
+        *ScheduledJobRegistry(queue=queue).get_job_ids(),  # type: ignore[no-untyped-call]
+        *StartedJobRegistry(queue=queue).get_job_ids(),
+    ][:max_jobs]
+    for job in _fetch(redis, waiting):
+        if _holds(job, event_id):
+            return Location("queued", job.id, retries_left=job.retries_left)
+        claim = redis.get(_CLAIMS + job.id)  # jobs a running job has merged into its insert
+        claimed = (claim.decode() if isinstance(claim, bytes) else str(claim or "")).split(",")
+        for other in _fetch(redis, [i for i in claimed if i]):
+            if _holds(other, event_id):
+                return Location("queued", job.id, retries_left=job.retries_left)
+    return None
