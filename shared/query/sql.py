@@ -27,6 +27,8 @@ class Limits:
     timeout_seconds: float
     max_rows_to_read: int
     max_bytes_to_read: int
+    max_threads: int = 0
+    """Engine threads per read (0: the engine's default)."""
 
     def clause(self, timeout_seconds: float | None = None) -> str:
         seconds = self.timeout_seconds if timeout_seconds is None else timeout_seconds
@@ -38,6 +40,7 @@ class Limits:
             f" max_rows_to_read = {int(self.max_rows_to_read)},"
             f" max_bytes_to_read = {int(self.max_bytes_to_read)},"
             " do_not_merge_across_partitions_select_final = 1"
+            + (f", max_threads = {int(self.max_threads)}" if self.max_threads else "")
         )
 
 
