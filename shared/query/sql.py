@@ -29,6 +29,9 @@ class Limits:
     max_bytes_to_read: int
     max_threads: int = 0
     """Engine threads per read (0: the engine's default)."""
+    thread_nice: int = 0
+    """Nice value of the engine threads running a read (os_thread_priority): >0 yields CPU to
+    the inserts and the API's own threads."""
 
     def clause(self, timeout_seconds: float | None = None) -> str:
         seconds = self.timeout_seconds if timeout_seconds is None else timeout_seconds
@@ -40,6 +43,7 @@ class Limits:
             f" max_rows_to_read = {int(self.max_rows_to_read)},"
             f" max_bytes_to_read = {int(self.max_bytes_to_read)},"
             " do_not_merge_across_partitions_select_final = 1"
+            f", os_thread_priority = {int(self.thread_nice)}"
             + (f", max_threads = {int(self.max_threads)}" if self.max_threads else "")
         )
 
