@@ -52,6 +52,8 @@ class Limits:
 class Statement:
     sql: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    """The result's column names, when the caller needs them (exports)."""
 
 
 def _filter_sql(flt: Filter, i: int, params: dict[str, Any]) -> str:
@@ -141,4 +143,6 @@ def first_event(selection: Selection, database: str, limits: Limits) -> Statemen
 def export(selection: Selection, database: str, limits: Limits, timeout_seconds: float) -> Statement:
     params: dict[str, Any] = {}
     sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL" + where(selection, params)
-    return Statement(sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params)
+    return Statement(
+        sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params, EXPORT_COLUMNS
+    )
