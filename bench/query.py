@@ -272,8 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="thq-") as tmp:
         data = Path(tmp)
         port = free_port()
+        overrides = {} if args.query_max_threads is None else {"query_max_threads": args.query_max_threads}
         settings = Settings(
-            data_dir=data, port=port, admin_token=TOKEN, insert_linger_ms=0, backpressure_check_interval_ms=0
+            data_dir=data,
+            port=port,
+            admin_token=TOKEN,
+            backpressure_check_interval_ms=0,
+            log_level="WARNING",  # RQ logs every job at INFO
+            **overrides,
         )
         redis_server = RedisServer(data / "redis")
         redis_url = redis_server.start()
