@@ -77,6 +77,7 @@ def answer(
         "timezone": selection.tz.key,
         "date_range": [iso(selection.span.start), iso(selection.span.end)],
         "total_rows": total_rows,
+        "approximate": query.approximate,
     }
     return body_out
 

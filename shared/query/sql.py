@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from shared.query.dimensions import TAGS_SQL, Dimension
+from shared.query.metrics import metric_sql
 from shared.query.model import Filter, Query, Selection
 from shared.query.ranges import utc_param
 from shared.store.schema import EVENT_COLUMNS
@@ -108,9 +109,11 @@ def aggregate(
     params: dict[str, Any] = {"tz": query.selection.tz.key}
     dims = query.dimensions if dimensions else ()
     columns = [f"{_dimension_sql(d, i, params)} AS d{i}" for i, d in enumerate(dims)]
-    columns += [f"{m.sql} AS m{i}" for i, m in enumerate(query.metrics)]
+    columns += [
+        f"{metric_sql(m, approximate=query.approximate)} AS m{i}" for i, m in enumerate(query.metrics)
+    ]
     columns.append("count() OVER () AS _rows")
-    sql = f"SELECT {', '.join(columns)} FROM {database}.events FINAL"
+    sql = f"SELECT {', '.join(columns)} FROM {database}.events{'' if query.approximate else ' FINAL'}"
     if any(d.kind == "tag" for d in dims):
         sql += f" ARRAY JOIN {TAGS_SQL} AS _tag"
     sql += where(query.selection, params)

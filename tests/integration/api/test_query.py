@@ -266,6 +266,17 @@ def test_a_resent_event_is_counted_once(api: TestClient) -> None:
     assert result["results"][0]["metrics"] == [len(_select(where=lambda e: e.get("link_slug") == "promo"))]
 
 
+def test_approximate_is_opt_in_and_said_in_meta(api: TestClient) -> None:
+    promo = [["is", "link_slug", ["promo"]]]
+    exact = query(api, metrics=["events", "visitors"], filters=promo)
+    approximate = query(api, metrics=["events", "visitors"], filters=promo, approximate=True)
+    assert exact["meta"]["approximate"] is False and approximate["meta"]["approximate"] is True
+    truth = len(_select(where=lambda e: e.get("link_slug") == "promo"))
+    assert exact["results"][0]["metrics"][0] == truth
+    # Without FINAL the unmerged re-sent copy of e1 counts again: what "approximate" allows.
+    assert approximate["results"][0]["metrics"][0] == truth + 1
+
+
 def test_grouped_by_a_dimension_with_the_default_order(api: TestClient) -> None:
     result = query(api, metrics=["events", "visitors", "conversion_value"], dimensions=["country"])
     selected = _select()
