@@ -247,6 +247,14 @@ def report(
             f"| {r['question']} | {r['rows']} | {r['api_ms']:,.0f} ms | {r['sql_ms']:,.0f} ms "
             f"| {r['api_ms'] / r['sql_ms']:.2f}× | {r['approx_ms']:,.0f} ms | {r['approx_ms'] / r['sql_ms']:.2f}× |"
         )
+    lines += [
+        "",
+        "No rollups: every exact answer is read from the raw table with `FINAL`, so an event_id sent twice "
+        "counts once whether or not the copies were merged yet; a materialized-view rollup counts each "
+        "copy as it is inserted. `approximate: true` drops `FINAL` and counts distinct values with `uniq()`. "
+        "Reads run at nice 19 with one store thread (`QUERY_THREAD_NICE`, `QUERY_MAX_THREADS`); the plain "
+        "SQL runs at normal priority with every thread.",
+    ]
     if track:
         lines += [
             "",
