@@ -155,8 +155,9 @@ class Settings(BaseSettings):
     visitor hash is computed from the full IP first."""
     max_future_seconds: int = Field(default=300, ge=0)
     """An event_time further ahead than this is clamped to the receive time (and flagged)."""
-    max_past_days: int = Field(default=90, ge=1)
-    """Backfilled event_times up to this old are accepted; older ones are refused (400)."""
+    max_past_days: int = Field(default=0, ge=0)
+    """0 (default): any past event_time ClickHouse can hold (from 1900) is accepted, as imports of
+    historical clicks need. N > 0: event_times more than N days old are refused (400)."""
 
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
