@@ -14,6 +14,7 @@ from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from worker.recovery import reclaim_at_startup
 from worker.runner import WorkerThreads
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
         store = open_client(settings.store_url)
         migrate(store, settings.clickhouse_database)
         redis = connect_redis(redis_url)
+        # Before serving: what the last run held when it died is stored within seconds, not
+        # after its leases lapse. An own redis-server has had no other worker than this process.
+        reclaim_at_startup(redis, settings, sole_worker=redis_server is not None)
         workers = WorkerThreads(redis, settings)
         workers.start()
         try:

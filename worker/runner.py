@@ -33,7 +33,7 @@ from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.store.client import open_client
 from worker.jobs import JobContext, bind
-from worker.recovery import recover_abandoned, recover_stranded
+from worker.recovery import reclaim_at_startup, recover_abandoned, recover_stranded
 from worker.writer import EventWriter, Writer
 
 log = logging.getLogger(__name__)
@@ -228,6 +228,7 @@ def run_worker_process(
     finishes the current job, a second one abandons it to be retried), plus a scheduler.
     `writer`: the store seam (the chaos harness wraps the real one to inject faults)."""
     bind(JobContext.from_settings(writer or make_writer(settings), settings))
+    reclaim_at_startup(redis, settings, sole_worker=False)  # jobs of workers found dead
     if settings.worker_metrics_port:
         metrics.start_worker_server(settings.worker_metrics_port, settings.worker_metrics_host)
     scheduler = SchedulerThread(redis, settings)
