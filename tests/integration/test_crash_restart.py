@@ -44,6 +44,7 @@ def _up(data_dir: Path, log: str, **env: str) -> tuple[subprocess.Popen[bytes], 
     return process, base
 
 
+@pytest.mark.timeout(400)  # two cold starts of chDB on a loaded machine
 def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
     short_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,7 +74,12 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
         # Taken back before serving, not when the dead worker's lease lapses.
         assert held.isdisjoint(redis.zrange(started.key, 0, -1))
         # Finished jobs are deleted at once (result_ttl 0): none left means all were stored.
-        wait_for(lambda: not redis.keys("rq:job:*"), timeout_seconds=120, what="every job to be stored")
+        try:
+            wait_for(lambda: not redis.keys("rq:job:*"), timeout_seconds=120, what="every job to be stored")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; jobs left: {redis.keys('rq:job:*')}\n{(short_dir / 'second.log').read_text()}"
+            ) from None
         stored_at = time.monotonic()
     finally:
         redis.close()
