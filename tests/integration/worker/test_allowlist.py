@@ -10,15 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from redis import Redis
 from rq import Callback, Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from shared.queue.jobs import INSERT_EVENTS, events_queue
+from shared.queue.columnar import pack
+from shared.queue.jobs import INSERT_EVENTS, enqueue_rows, events_queue
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
-from tests.support.workers import drain
+from shared.store.schema import EVENT_COLUMNS
+from tests.support.builders import queue_row
+from tests.support.workers import drain, real_writer
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +82,24 @@ def test_our_function_with_another_signature_is_refused(
     job = forge(events_queue(real_redis, settings), INSERT_EVENTS, args, kwargs=kwargs)
     drain(real_redis, settings, NeverWriter())
     assert "takes exactly (columns, data)" in refused(real_redis, settings, job)
+
+
+def test_a_forged_job_queued_behind_a_good_one_is_not_merged_into_its_insert(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    # Merging reads the jobs queued behind the running one as data: a job naming another
+    # function, even with insert-shaped arguments, is dead-lettered instead of stored.
+    queue = events_queue(real_redis, settings)
+    enqueue_rows(queue, [queue_row("good-1")], settings)
+    forged = Job.create(
+        "os.mkdir",
+        args=[list(EVENT_COLUMNS), pack([queue_row("forged-1")], EVENT_COLUMNS)],
+        connection=real_redis,
+        serializer=OrjsonSerializer,
+        id="forged-n1",
+    )
+    queue.enqueue_job(forged)
+    drain(real_redis, settings, real_writer(migrated, settings))
+    ids = migrated.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
+    assert ids == [("good-1",)]
+    assert forged.id in FailedJobRegistry(queue=queue).get_job_ids()
