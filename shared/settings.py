@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default=[])
     """CIDRs of the proxies / CDN edges in front of the API: only their X-Forwarded-For and geo
     headers are believed. Empty: the TCP peer is the client and headers are ignored."""
+    client_ip_header: str = "x-forwarded-for"
+    """The one header trusted proxies put the client's address in: `x-forwarded-for` (read from
+    the right across all its lines) or a single-address header such as `x-real-ip`. Only this
+    one is read, so a client cannot send the header its proxy leaves untouched."""
     ip_storage: Literal["full", "truncated", "none"] = "full"
     """How the client IP is stored: whole, truncated (IPv4 /24, IPv6 /48) or not at all. The
     visitor hash is computed from the full IP first."""
@@ -169,6 +173,14 @@ class Settings(BaseSettings):
     access_log: bool = False
     """One log line per HTTP request (uvicorn's access log); off: at thousands of events/s it
     costs more than the request."""
+
+    @field_validator("client_ip_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not re.match(r"^[a-z0-9-]+$", value):
+            raise ValueError("a header name: letters, digits and dashes")
+        return value
 
     @field_validator("clickhouse_database")
     @classmethod
