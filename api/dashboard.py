@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.lockout import Lockout
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 
@@ -74,16 +75,28 @@ def mount_dashboard(app: FastAPI, settings: Settings, redis_url: str) -> None:
 
 
 class BasicAuth:
-    """ASGI guard: HTTP basic auth with one user, compared in constant time."""
+    """ASGI guard: HTTP basic auth with one user, compared in constant time; a peer's failed
+    attempts are throttled (`api.lockout`)."""
 
     def __init__(self, app: ASGIApp, username: str, password: str) -> None:
         self.app = app
         self._expected = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+        self.lockout = Lockout()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            peer = str(scope["client"][0]) if scope.get("client") else ""
+            if (wait := self.lockout.retry_after(peer)) is not None:
+                refused = JSONResponse(
+                    {"error": "Too many failed attempts: retry later"},
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
+                await refused(scope, receive, send)
+                return
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
+                self.lockout.failed(peer)
                 response = JSONResponse(
                     {"error": "Unauthorized"},
                     status_code=401,

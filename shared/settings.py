@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_ADMIN_TOKEN_CHARS = 16
+"""Shortest admin token accepted: it guards personal data and the dashboard."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -53,7 +55,8 @@ class Settings(BaseSettings):
 
     # --- access ---
     admin_token: SecretStr | None = None
-    """Bearer token for the read endpoints. Unset: those endpoints answer 403."""
+    """Bearer token for the read endpoints. Unset: those endpoints answer 403. At least
+    `MIN_ADMIN_TOKEN_CHARS` characters (e.g. `openssl rand -hex 16`)."""
 
     # --- queue and workers ---
     queue_name: str = "trackhouse-events"
@@ -196,6 +199,8 @@ class Settings(BaseSettings):
         # `TRACKHOUSE_ADMIN_TOKEN=` (compose's default) must not mean "the empty string opens it".
         if value is None or not value.get_secret_value().strip():
             return None
+        if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_CHARS:
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
         return value
 
     @field_validator("retry_intervals_seconds")

@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer  # stdlib json: what `rq-dashboard --json` uses
 
 from api.dashboard import mount_dashboard
+from api.lockout import MAX_FAILURES
 from shared.queue.redis_server import RedisServer
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
@@ -156,3 +157,10 @@ def test_the_dashboard_itself_can_still_empty_a_queue(
         response = dashboard.post(url, headers={**RIGHT, **same})
         assert response.status_code == 200 and response.json() == {"status": "OK"}
     assert Queue(settings.queue_name, connection=real_redis, serializer=OrjsonSerializer).count == 0
+
+
+def test_failed_dashboard_logins_are_throttled(dashboard: Any, settings: Settings) -> None:
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:guess").decode()}
+    codes = [dashboard.get("/rq/0/view/queues", headers=wrong).status_code for _ in range(MAX_FAILURES + 1)]
+    assert codes == [401] * MAX_FAILURES + [429]
+    assert dashboard.get("/rq/0/view/queues", headers=RIGHT).status_code == 429
