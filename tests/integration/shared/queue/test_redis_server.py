@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -55,3 +56,13 @@ def test_the_data_directories_are_private_under_umask_022(
         os.umask(previous)
     assert mode(short_dir / "data" / "redis") == 0o700
     assert mode(Path(chdb_url.removeprefix("chdb://"))) == 0o700  # made by open_client for the suite
+
+
+def test_the_start_up_log_names_the_binary_and_its_version(
+    short_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Which redis-server runs matters: the wheel's 6.2 misses published CVE fixes.
+    with caplog.at_level(logging.INFO, logger="shared.queue.redis_server"), RedisServer(short_dir / "v") as server:
+        version = Redis.from_url(server.url).info("server")["redis_version"]
+    [line] = [r.getMessage() for r in caplog.records if "ready at" in r.getMessage()]
+    assert f"redis-server {version} ({server.binary})" in line
