@@ -25,9 +25,11 @@ def check_admin(
     client = state.resolver.context(request).ip_address or ""
     if (wait := state.admin_lockout.retry_after(client)) is not None:
         return error(429, "Too many failed attempts: retry later", headers={"Retry-After": str(wait)})
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    presented = request.headers.get("authorization", "")
+    scheme, _, given = presented.partition(" ")
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        state.admin_lockout.failed(client)
+        if presented:  # a guess; no header at all guesses nothing
+            state.admin_lockout.failed(client)
         return error(401, "Unauthorized", headers={"WWW-Authenticate": "Bearer"})
     return None

@@ -96,7 +96,8 @@ class BasicAuth:
                 return
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
-                self.lockout.failed(peer)
+                if given:  # a guess; no header is a browser's first try, before the challenge
+                    self.lockout.failed(peer)
                 response = JSONResponse(
                     {"error": "Unauthorized"},
                     status_code=401,

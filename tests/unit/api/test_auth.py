@@ -43,4 +43,6 @@ def test_failed_attempts_are_throttled_per_client(settings: Settings, fake_redis
     other = TestClient(guesser.app, client=("198.51.100.20", 1), raise_server_exceptions=False)
     assert other.get(READ, headers=right).status_code != 429  # another client is not locked out
     clock.now += WINDOW_SECONDS
+    # No credentials at all is no guess (a browser's first request, before the challenge).
+    assert [guesser.get(READ).status_code for _ in range(MAX_FAILURES + 1)] == [401] * (MAX_FAILURES + 1)
     assert guesser.get(READ, headers=right).status_code != 429  # the window passed
