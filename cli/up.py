@@ -9,6 +9,7 @@ import logging
 from api.app import create_app
 from api.dashboard import mount_dashboard
 from api.server import serve
+from cli.status import mask_url
 from shared.queue.jobs import connect_redis
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
@@ -40,8 +41,8 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
                 "trackhouse up: API on http://%s:%d, Redis %s, store %s",
                 settings.host,
                 settings.port,
-                redis_url,
-                settings.store_url,
+                mask_url(redis_url),
+                mask_url(settings.store_url),
             )
             app = create_app(settings, redis=redis, open_store=lambda: store)
             if dashboard:

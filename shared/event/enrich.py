@@ -20,6 +20,7 @@ import logging
 from datetime import UTC, timedelta
 from typing import Any
 
+from shared.event import useragent
 from shared.event.errors import EventError
 from shared.event.parse import RequestContext
 from shared.event.times import iso
@@ -61,6 +62,8 @@ class Enricher:
         self._past = timedelta(days=settings.max_past_days) if settings.max_past_days else None
         self._limits_for = ""
         self._cached_limits = ("", "")
+        if settings.enrich_user_agent:
+            useragent.load()  # compile the rules now (~0.5 s), not on the first request
 
     def apply(self, row: dict[str, Any], context: RequestContext) -> str | None:
         """Fill `row` in place; return why it is dropped (e.g. "bot"), or None to keep it.
