@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.query_gate import QueryGate
 from api.read_keys import ReadKeys, ReadScope
 from api.responses import error
+from api.state import app_state
 from shared.query.engine import ReadEngine
 from shared.query.errors import QueryBusy, QueryError, StoreUnavailable
 from shared.query.sql import Limits
@@ -57,7 +58,18 @@ def read_side(request: Request) -> ReadSide:
 
 
 def read_scope(request: Request, reads: Annotated[ReadSide, Depends(read_side)]) -> ReadScope:
-    return reads.keys.authorize(request)
+    """The caller's scope. Wrong credentials count against the client like wrong admin tokens
+    (`api.lockout`, shared: both are guesses at the same header): 10 a minute, then 429."""
+    state = app_state(request)
+    client = state.resolver.context(request).ip_address or ""
+    if (wait := state.admin_lockout.retry_after(client)) is not None:
+        raise HTTPException(429, "Too many failed attempts: retry later", headers={"Retry-After": str(wait)})
+    try:
+        return reads.keys.authorize(request)
+    except HTTPException as exc:
+        if exc.status_code == 401 and request.headers.get("authorization"):
+            state.admin_lockout.failed(client)
+        raise
 
 
 def failure(exc: QueryError | StoreUnavailable) -> JSONResponse:

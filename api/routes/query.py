@@ -22,7 +22,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong admin token / read key"},
     403: {"model": ErrorBody, "description": "No admin token nor read keys configured"},
     408: {"model": ErrorBody, "description": "Ran longer than QUERY_TIMEOUT_SECONDS"},
-    429: {"model": ErrorBody, "description": "Every query slot busy (Retry-After)"},
+    429: {
+        "model": ErrorBody,
+        "description": "Every query slot busy, or too many failed attempts (Retry-After)",
+    },
     503: {"model": ErrorBody, "description": "Store unavailable"},
 }
 

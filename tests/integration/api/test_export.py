@@ -23,7 +23,7 @@ from tests.support.stored import store_events
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"Authorization": "Bearer admin-token"}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
 RANGE = ["2026-11-01", "2026-11-30"]
 EVENTS = [
     detailed_event(
@@ -47,7 +47,7 @@ def api(store: Client, chdb_url: str) -> Iterator[TestClient]:
     settings = Settings(
         clickhouse_url=chdb_url,
         clickhouse_database=database,
-        admin_token="admin-token",
+        admin_token="admin-token-for-tests",
         read_keys={"rk-p1": "p1"},
         backpressure_check_interval_ms=0,
     )

@@ -23,7 +23,7 @@ from tests.support.stored import store_events
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"Authorization": "Bearer admin-token"}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
 READ_P1 = {"Authorization": "Bearer rk-p1"}
 ALL_METRICS = [
     "events",
@@ -162,7 +162,7 @@ def api(store: Client, chdb_url: str) -> Iterator[TestClient]:
     settings = Settings(
         clickhouse_url=chdb_url,
         clickhouse_database=database,
-        admin_token="admin-token",
+        admin_token="admin-token-for-tests",
         read_keys={"rk-p1": "p1"},
         backpressure_check_interval_ms=0,
     )
@@ -479,7 +479,7 @@ def test_read_key_sees_only_its_project_through_any_filter(api: TestClient) -> N
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic admin-token"}]
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic admin-token-for-tests"}]
 )
 def test_missing_or_wrong_key_is_401(api: TestClient, headers: dict[str, str]) -> None:
     for path, body in (("/api/query", {"metrics": ["events"]}), ("/api/export", {})):
@@ -540,7 +540,7 @@ def test_a_query_over_the_read_cap_is_400(store: Client, chdb_url: str, api: Tes
     capped = Settings(
         clickhouse_url=chdb_url,
         clickhouse_database=database,
-        admin_token="admin-token",
+        admin_token="admin-token-for-tests",
         query_max_rows_to_read=1,
         backpressure_check_interval_ms=0,
     )
@@ -570,3 +570,23 @@ def test_relative_range_today_includes_an_event_tracked_now(api: TestClient, sto
     for spec in ("today", "24h", "5m", "7d", "all"):
         result = query(api, metrics=["events"], date_range=spec, filters=[["is", "project_id", ["p-now"]]])
         assert result["results"][0]["metrics"] == [1], spec
+
+
+def test_guessing_read_keys_is_throttled(store: Client, chdb_url: str, api: TestClient) -> None:
+    database = api.app.state.reads.settings.clickhouse_database  # type: ignore[attr-defined]
+    settings = Settings(
+        clickhouse_url=chdb_url,
+        clickhouse_database=database,
+        admin_token="admin-token-for-tests",
+        read_keys={"rk-p1": "p1"},
+        backpressure_check_interval_ms=0,
+    )
+    with api_client(settings, fakeredis.FakeRedis(), store=store) as client:  # its own lockout
+        body = {"metrics": ["events"], "date_range": NOV}
+        statuses = [
+            client.post("/api/query", json=body, headers={"Authorization": f"Bearer guess-{i}"}).status_code
+            for i in range(11)
+        ]
+        assert statuses == [401] * 10 + [429]
+        refused = client.post("/api/query", json=body, headers=READ_P1)  # even the right key, for a while
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1

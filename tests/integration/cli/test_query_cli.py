@@ -17,7 +17,7 @@ from shared.queue.redis_server import free_port
 from tests.support.processes import ROOT, http, trackhouse, wait_for
 
 pytestmark = pytest.mark.integration
-TOKEN = "readme-token"
+TOKEN = "readme-admin-token-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 COUNTRIES = ["DE", "DE", "FR"]  # the README's loop: three clicks, visitors v-DE and v-FR
