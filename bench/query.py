@@ -223,8 +223,28 @@ def track_under_queries(base: str, seconds: float, workdir: Path) -> dict[str, f
     return out
 
 
+def _table(title: str, results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        title,
+        "",
+        "| question | rows | `/api/query` p50 (exact) | plain FINAL SQL p50 | API ÷ SQL | `approximate: true` p50 | ÷ SQL |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['question']} | {r['rows']} | {r['api_ms']:,.0f} ms | {r['sql_ms']:,.0f} ms "
+            f"| {r['api_ms'] / r['sql_ms']:.2f}× | {r['approx_ms']:,.0f} ms | {r['approx_ms'] / r['sql_ms']:.2f}× |"
+        )
+    return lines
+
+
 def report(
-    args: argparse.Namespace, results: list[dict[str, Any]], track: dict[str, float] | None, gen_s: float
+    args: argparse.Namespace,
+    fresh: list[dict[str, Any]],
+    merged: list[dict[str, Any]] | None,
+    track: dict[str, float] | None,
+    gen_s: float,
 ) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -238,14 +258,13 @@ def report(
         "goes through `POST /api/query` over loopback HTTP (the embedded topology: the API process owns chDB) "
         "and, in the same run, interleaved, as plain SQL on the raw table with `FINAL` straight to chDB; the "
         "API's answer is checked to equal the plain SQL's first.",
-        "",
-        "| question | rows | `/api/query` p50 (exact) | plain FINAL SQL p50 | API ÷ SQL | `approximate: true` p50 | ÷ SQL |",
-        "|---|---|---|---|---|---|---|",
+        *_table(
+            "Fresh: the parts as inserted, re-sent copies unmerged (`FINAL` merges them per query).", fresh
+        ),
     ]
-    for r in results:
-        lines.append(
-            f"| {r['question']} | {r['rows']} | {r['api_ms']:,.0f} ms | {r['sql_ms']:,.0f} ms "
-            f"| {r['api_ms'] / r['sql_ms']:.2f}× | {r['approx_ms']:,.0f} ms | {r['approx_ms'] / r['sql_ms']:.2f}× |"
+    if merged is not None:
+        lines += _table(
+            "Settled: after `OPTIMIZE TABLE … FINAL` (background merges done: one part per month).", merged
         )
     lines += [
         "",
@@ -258,7 +277,7 @@ def report(
     if track:
         lines += [
             "",
-            "| `/track` (wrk, 32 connections, 10 s) | events/s | ratio |",
+            f"| `/track` (wrk, 32 connections, {args.track_seconds:g} s) | events/s | ratio |",
             "|---|---|---|",
             f"| alone | {track['alone']:,.0f} | 1.00× |",
             f"| while two clients run the questions above in a loop ({track['queries_per_s']:.1f} queries/s) "
@@ -285,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--track-seconds", type=float, default=10)
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--query-max-threads", type=int, default=None, help="TRACKHOUSE_QUERY_MAX_THREADS")
+    parser.add_argument(
+        "--no-settled", dest="settled", action="store_false", help="skip the merged-table run"
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING", "text")
     with tempfile.TemporaryDirectory(prefix="thq-") as tmp:
@@ -319,6 +341,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print("timing the dashboard's questions…", flush=True)
                 results = time_questions(f"{base}/api/query", store, settings.clickhouse_database, args.runs)
+                merged = None
+                if args.settled:
+                    print("merging (OPTIMIZE TABLE … FINAL), then timing again…", flush=True)
+                    store.command(f"OPTIMIZE TABLE {settings.clickhouse_database}.events FINAL")
+                    merged = time_questions(
+                        f"{base}/api/query", store, settings.clickhouse_database, args.runs
+                    )
                 track = (
                     track_under_queries(base, args.track_seconds, data) if args.track_seconds > 0 else None
                 )
@@ -328,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers.stop()
         finally:
             redis_server.stop()
-    section = report(args, results, track, gen_s)
+    section = report(args, results, merged, track, gen_s)
     print("\n" + section)
     write_section(args.output, section)
     print(f"written to {args.output}", file=sys.stderr)
