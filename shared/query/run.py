@@ -54,7 +54,7 @@ def answer(
     labels = buckets(selection.span, time.grain, selection.tz, max_rows) if fill and time else []
     rows = engine.rows(sql.aggregate(query, database, limits, paginate=not fill))
     n = len(query.dimensions)
-    results = [
+    results: list[dict[str, Any]] = [
         {
             "dimensions": [str(v) for v in row[:n]],
             "metrics": _metrics(query.metrics, row[n : n + len(query.metrics)]),
@@ -68,8 +68,12 @@ def answer(
         results, total_rows = [{"dimensions": [], "metrics": [empty_value(m) for m in query.metrics]}], 1
     body_out: dict[str, Any] = {"results": results}
     if query.totals:
-        (row,) = engine.rows(sql.aggregate(query, database, limits, dimensions=False))
-        values = _metrics(query.metrics, row[: len(query.metrics)])
+        values: list[int | float | None]
+        if n == 0:  # the one row is the total already
+            values = results[0]["metrics"]
+        else:
+            (row,) = engine.rows(sql.aggregate(query, database, limits, dimensions=False))
+            values = _metrics(query.metrics, row[: len(query.metrics)])
         body_out["totals"] = {m.name: v for m, v in zip(query.metrics, values, strict=True)}
     body_out["meta"] = {
         "metrics": [m.name for m in query.metrics],
