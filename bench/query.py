@@ -271,8 +271,8 @@ def report(
         "No rollups: every exact answer is read from the raw table with `FINAL`, so an event_id sent twice "
         "counts once whether or not the copies were merged yet; a materialized-view rollup counts each "
         "copy as it is inserted. `approximate: true` drops `FINAL` and counts distinct values with `uniq()`. "
-        "Reads run at nice 19 with one store thread (`QUERY_THREAD_NICE`, `QUERY_MAX_THREADS`); the plain "
-        "SQL runs at normal priority with every thread.",
+        f"The API's reads run at nice {args.thread_nice} (`QUERY_THREAD_NICE`) with "
+        f"`QUERY_MAX_THREADS` = {args.threads} (0: every core); the plain SQL at normal priority.",
     ]
     if track:
         lines += [
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers.stop()
         finally:
             redis_server.stop()
+    args.thread_nice, args.threads = settings.query_thread_nice, settings.query_max_threads
     section = report(args, results, merged, track, gen_s)
     print("\n" + section)
     write_section(args.output, section)
