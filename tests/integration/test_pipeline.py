@@ -14,7 +14,7 @@ from shared.queue.jobs import connect_redis, events_queue, job_rows
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.migrate import load_migrations, migrate
-from shared.store.schema import EVENT_COLUMNS
+from shared.store.schema import TABLE_COLUMNS
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event, stringly_event
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
@@ -40,7 +40,7 @@ def track_and_store(
 def test_schema_matches_the_code_and_migrations_are_idempotent(migrated: Client, settings: Settings) -> None:
     db = settings.clickhouse_database
     described = [row[0] for row in migrated.query(f"DESCRIBE TABLE {db}.events").result_rows]
-    assert described == [*EVENT_COLUMNS, "inserted_at"]
+    assert described == list(TABLE_COLUMNS)
     assert migrate(migrated, db) == []  # nothing left to apply
     versions = {row[0] for row in migrated.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
     assert versions == {m.version for m in load_migrations()}
