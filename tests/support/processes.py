@@ -79,6 +79,22 @@ def query_chdb(chdb_url: str, sql: str) -> list[list[Any]]:
     return rows
 
 
+def prepare_chdb(chdb_url: str, database: str = "trackhouse") -> None:
+    """Migrate a chDB directory and freeze its merges (tests.support.audit), in a process of its
+    own, before the processes under test open it: every insert they make stays a row."""
+    script = (
+        "import sys\n"
+        "from shared.store.client import open_client\n"
+        "from shared.store.migrate import migrate\n"
+        "from tests.support.audit import freeze_merges\n"
+        "client = open_client(sys.argv[1])\n"
+        "migrate(client, sys.argv[2])\n"
+        "freeze_merges(client, sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, chdb_url, database], cwd=ROOT, check=True, timeout=300)
+
+
 def dump_event_ids(chdb_url: str, database: str) -> list[str]:
-    """Event ids stored in a chDB directory (one per row: a duplicate shows twice)."""
+    """Event ids stored in a chDB directory (one per row: a duplicate shows twice, if the store
+    was frozen by `prepare_chdb`)."""
     return [str(row[0]) for row in query_chdb(chdb_url, f"SELECT event_id FROM {database}.events")]
