@@ -200,6 +200,17 @@ def test_redis_down_at_the_api_gives_the_500_body(tmp_path: Path, settings: Sett
     assert response.json()["error"] == "Failed to track event" and response.json()["details"]
 
 
+def test_redis_down_at_batch_gives_the_500_body(tmp_path: Path, settings: Settings) -> None:
+    with RedisServer(Path(tmp_path) / "r") as server:
+        client = api_client(settings, connect_redis(server.url))
+        assert client.post("/api/events/batch", json=[basic_event()]).status_code == 201
+        server.stop()
+        response = client.post("/api/events/batch", json=[basic_event(), basic_event()])
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "Failed to track event" and body["details"] and "results" not in body
+
+
 @pytest.mark.parametrize("appendfsync", ["everysec", "always"])
 @pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
 def test_queued_events_survive_a_redis_restart(

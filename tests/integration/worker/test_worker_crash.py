@@ -121,3 +121,21 @@ def test_a_started_job_is_not_taken_for_stranded(real_redis: Redis, settings: Se
     real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - 3600)
     assert recover_stranded(real_redis, settings) == []
     assert intermediate.get_job_ids() == [job.id]
+
+
+def test_the_scheduler_thread_requeues_a_stranded_job(real_redis: Redis, settings: Settings) -> None:
+    """What every worker and `trackhouse up` run: their scheduler thread, not a direct call of
+    recover_stranded, puts a job stranded in the intermediate list back on the queue."""
+    queue = events_queue(real_redis, settings)
+    job = enqueue_rows(queue, [queue_row("stranded-2")], settings)
+    intermediate = queue.intermediate_queue
+    real_redis.lmove(queue.key, intermediate.key)
+    real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - STRANDED_AFTER_SECONDS - 1)
+    scheduler = SchedulerThread(real_redis, settings)
+    scheduler.start()
+    try:
+        wait_for(lambda: queue.get_job_ids() == [job.id], timeout_seconds=30, what="the job back on the queue")
+    finally:
+        scheduler.stop()
+        scheduler.join(timeout=10)
+    assert intermediate.get_job_ids() == []
