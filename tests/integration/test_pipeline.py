@@ -17,8 +17,8 @@ from shared.settings import Settings
 from shared.store.migrate import load_migrations, migrate
 from shared.store.schema import TABLE_COLUMNS
 from tests.support.apps import api_client
-from tests.support.builders import basic_event, detailed_event, queue_row, stringly_event
 from tests.support.audit import inserted, once_each
+from tests.support.builders import basic_event, detailed_event, queue_row, stringly_event
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
 from worker.writer import Columns
 

@@ -13,8 +13,8 @@ from rq.job import Job
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.support.apps import api_client
-from tests.support.builders import basic_event, queue_row
 from tests.support.audit import inserted, once_each
+from tests.support.builders import basic_event, queue_row
 from tests.support.processes import wait_for
 from tests.support.workers import FailingWriter, drain, real_writer
 from worker.merge import CLAIM_PREFIX, claim

@@ -12,8 +12,8 @@ from redis import Redis
 from cli.failed import failed_registry, list_failed, show_failed
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
-from tests.support.builders import queue_row
 from tests.support.audit import inserted, once_each
+from tests.support.builders import queue_row
 from tests.support.workers import drain, real_writer
 from worker.writer import Columns
 

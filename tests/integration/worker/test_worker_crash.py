@@ -22,9 +22,9 @@ from shared.queue.redis_server import RedisServer
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.apps import api_client
+from tests.support.audit import inserted, once_each
 from tests.support.builders import basic_event, queue_row
 from tests.support.processes import dump_event_ids, prepare_chdb, trackhouse, wait_for
-from tests.support.audit import inserted, once_each
 from tests.support.workers import drain, real_writer
 from worker.recovery import STRANDED_AFTER_SECONDS, recover_stranded
 from worker.runner import SchedulerThread
