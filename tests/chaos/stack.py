@@ -121,6 +121,13 @@ class Stack:
         self.redis_server.start()
         return time.monotonic() - started
 
+    def redis_outage(self, seconds: float) -> None:
+        """Redis gone for `seconds` (SIGKILL, then back on the same AOF): longer than any client
+        retry hides, so the API must answer 5xx meanwhile, and only 201 what Redis acknowledged."""
+        self.redis_server.stop(kill=True)
+        time.sleep(seconds)
+        self.redis_server.start()
+
     # --- the store ---
     def store_fault(self, mode: str | None) -> None:
         if mode:
@@ -153,6 +160,7 @@ class Stack:
 
 
 def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:
-    """Rows per event_id (raw, no FINAL: a duplicate shows as a count of 2)."""
+    """Rows per event_id as inserted: no FINAL, and the worker froze the table's merges, so a
+    duplicate insert shows as a count of 2 (tests.support.audit)."""
     rows = query_chdb(chdb_url, f"SELECT event_id, count() FROM {database}.events GROUP BY event_id")
     return {str(event_id): int(count) for event_id, count in rows}
