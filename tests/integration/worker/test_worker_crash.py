@@ -134,7 +134,9 @@ def test_the_scheduler_thread_requeues_a_stranded_job(real_redis: Redis, setting
     scheduler = SchedulerThread(real_redis, settings)
     scheduler.start()
     try:
-        wait_for(lambda: queue.get_job_ids() == [job.id], timeout_seconds=30, what="the job back on the queue")
+        wait_for(
+            lambda: queue.get_job_ids() == [job.id], timeout_seconds=30, what="the job back on the queue"
+        )
     finally:
         scheduler.stop()
         scheduler.join(timeout=10)
