@@ -135,3 +135,44 @@ def test_claimed_jobs_expire_with_their_claim_record(real_redis: Redis, settings
     # If the claiming job dies a dead letter and expires, what it claimed goes too: no orphans.
     assert 0 < real_redis.ttl(behind.key) <= 3600
     assert 0 < real_redis.ttl(CLAIM_PREFIX + first.id) <= 3600
+
+
+def push_again(redis: Redis, queue_key: str, job_id: str) -> None:
+    """What a retried enqueue does when Redis ran the first one but its reply was lost."""
+    redis.rpush(queue_key, job_id)
+
+
+@pytest.mark.parametrize("ahead", [0, 1], ids=["alone", "behind-another"])
+def test_a_job_queued_twice_is_stored_once(
+    ahead: int, real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """Found by the chaos run's uncollapsed count: one /batch of 50 events stored twice."""
+    queue = events_queue(real_redis, settings)
+    ids = queue_jobs(real_redis, settings, jobs=ahead)
+    rows = [queue_row(f"twice-{i}") for i in range(3)]
+    twice = enqueue_rows(queue, rows, settings)
+    push_again(real_redis, queue.key, twice.id)
+    drain(real_redis, settings, real_writer(migrated, settings))
+    assert inserted(migrated, settings.clickhouse_database) == once_each(
+        [*ids, *(r["event_id"] for r in rows)]
+    )
+    assert leftover_keys(real_redis) == []
+
+
+def test_a_second_entry_of_a_claimed_job_waits_for_its_claimer(
+    real_redis: Redis, migrated: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claiming job fails (store down) and retries later; the claimed job's second entry
+    comes up meanwhile: it must neither store the rows itself nor let RQ delete them."""
+    queue = events_queue(real_redis, settings)
+    ids = queue_jobs(real_redis, settings, jobs=2)  # A, then B: A claims B (room for one event)
+    claimed = queue.get_job_ids()[1]
+    ids += [f"c-{i}" for i in range(2)]
+    enqueue_rows(queue, [queue_row(event_id) for event_id in ids[-2:]], settings)  # C: too big to merge
+    push_again(real_redis, queue.key, claimed)  # B's second entry, behind C
+    tight = settings.model_copy(update={"insert_max_rows": 2})
+    writer = FailingWriter(real_writer(migrated, settings), failures=1)  # A's first attempt fails
+    with caplog.at_level("INFO", logger="worker.jobs"):
+        drain(real_redis, tight, writer)
+    assert f"job {claimed} skipped: claimed by job" in caplog.text  # B's entry came up on its own
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
