@@ -80,6 +80,24 @@ MUTATIONS = (
         ("tests/integration/worker/test_merge.py",),
     ),
     Mutation(
+        "second-entry-merged",
+        "a job queued twice (a retried enqueue) is stored once",
+        "worker/merge.py",
+        "if id == ARGV[5] or redis.call('EXISTS', ARGV[6] .. id) == 1 then",
+        "if false then",
+        ("tests/integration/worker/test_merge.py::test_a_job_queued_twice_is_stored_once",),
+    ),
+    Mutation(
+        "claimed-job-runs-alone",
+        "a second entry of a claimed job leaves its rows to the claimer",
+        "worker/merge.py",
+        "if owner and owner ~= ARGV[5] then return '@' .. owner end",
+        "",
+        (
+            "tests/integration/worker/test_merge.py::test_a_second_entry_of_a_claimed_job_waits_for_its_claimer",
+        ),
+    ),
+    Mutation(
         "batch-201-when-enqueue-fails",
         "no 201 without a Redis acknowledgement (/batch)",
         "api/routes/batch.py",
