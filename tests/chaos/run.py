@@ -247,7 +247,10 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         "into Redis, since the API never lets such a value through.\n"
         "\nEarlier runs (up to 2026-11-30) counted rows of the ReplacingMergeTree as merges left "
         'them, which collapse repeated event ids: their "0 duplicated" was not shown. This count '
-        "is uncollapsed.\n"
+        "is uncollapsed. The first uncollapsed run (2026-12-01) found 50 duplicate rows, one "
+        "`/batch` request's events: a job queued twice (redis-py retried an enqueue whose reply a "
+        "Redis restart lost) was stored twice; fixed in `worker/merge.py` "
+        "(`tests/integration/worker/test_merge.py`).\n"
     )
 
 
