@@ -17,10 +17,10 @@ from redis import Redis
 from rq import Queue
 
 from shared.queue.jobs import connect_redis
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.chaos.faulty_worker import CONTROL_ENV
-from tests.support.processes import http, query_chdb, spawn, wait_for
+from tests.support.processes import child_port, http, query_chdb, spawn, wait_for
 
 QUEUE = Settings.model_fields["queue_name"].default
 
@@ -32,7 +32,7 @@ class Stack:
         self.redis_server = RedisServer(directory / "redis", appendfsync=appendfsync)
         self.chdb_url = f"chdb://{directory / 'clickhouse'}"
         self.control = directory / "store-fault"
-        self.port = free_port()
+        self.port = child_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
