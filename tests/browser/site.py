@@ -26,10 +26,15 @@ def serve_site() -> Iterator[Site]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/favicon.ico":  # browsers ask; a 404 would log a console error
+                self.send_response(204)
+                self.end_headers()
+                return
             html = pages.get(self.path.split("?", 1)[0].split("#", 1)[0])
             body = (html or "not found").encode()
             self.send_response(200 if html is not None else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            kind = "text/javascript" if self.path.endswith(".js") else "text/html"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
