@@ -19,20 +19,31 @@ from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
 from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
+from api.reads import ReadSide
 from api.responses import error
-from api.routes import batch, events, health, metrics, track, tracker
+from api.routes import batch, events, export, health, metrics, query, track, tracker
 from api.routes.docs import DocsSecurityHeaders
 from api.state import AppState
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
 from shared.event.visitors import DailySalt
+from shared.query.engine import ClientEngine, ReadEngine
 from shared.queue.jobs import events_queue
 from shared.settings import Settings
+from shared.store.client import open_client
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    redis: Redis,
+    open_store: Callable[[], Client],
+    read_engine: ReadEngine | None = None,
+) -> FastAPI:
+    """`read_engine`: where /api/query and /api/export run; default: clients of this process
+    on the configured store (chDB: the engine this process owns), one per query slot."""
     committer = GroupCommitter(events_queue(redis, settings), settings)
     backpressure = Backpressure(redis, settings)
     limiter = RateLimiter.from_settings(redis, settings)
@@ -75,6 +86,12 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.state.reads = ReadSide.build(
+        settings,
+        read_engine or ClientEngine(lambda: open_client(settings.store_url), settings.query_concurrency),
+    )
+    app.include_router(query.router)
+    app.include_router(export.router)
     app.include_router(tracker.router)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
