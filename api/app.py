@@ -21,7 +21,7 @@ from api.group_commit import GroupCommitter
 from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
 from api.reads import ReadSide
 from api.responses import error
-from api.routes import batch, events, export, health, metrics, query, track, tracker
+from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker
 from api.routes.docs import DocsSecurityHeaders
 from api.state import AppState
 from api.write_keys import WriteKeys
@@ -93,6 +93,7 @@ def create_app(
     app.include_router(query.router)
     app.include_router(export.router)
     app.include_router(tracker.router)
+    app.include_router(dashboard.router)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
     @app.exception_handler(RequestValidationError)

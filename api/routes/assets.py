@@ -34,7 +34,9 @@ class Asset:
         if self.etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
         if "gzip" in request.headers.get("accept-encoding", ""):
-            return Response(self.gzipped, media_type=self.media_type, headers={**headers, "Content-Encoding": "gzip"})
+            return Response(
+                self.gzipped, media_type=self.media_type, headers={**headers, "Content-Encoding": "gzip"}
+            )
         return Response(self.body, media_type=self.media_type, headers=headers)
 
 

@@ -32,7 +32,9 @@ CACHE_SIZE = 8192
 # Matched on the parser's browser family, not on our own regexes; kept deliberately short.
 # HeadlessChrome likewise: automation (scrapers, preview renderers, test suites such as ours in
 # tests/browser), never a person browsing; isbot, which Plausible and Umami use, agrees.
-_HTTP_CLIENT_FAMILIES = frozenset({"curl", "Wget", "Python Requests", "Go-http-client", "okhttp", "HeadlessChrome"})
+_HTTP_CLIENT_FAMILIES = frozenset(
+    {"curl", "Wget", "Python Requests", "Go-http-client", "okhttp", "HeadlessChrome"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("TRACKHOUSE_CHROMIUM", "/usr/bin/chromium")
 ADMIN_TOKEN = "browser-admin-token"
+READ_KEY, READ_KEY_PROJECT = "rk-dash-shop", "dash-shop"
 SCREENSHOTS = Path(os.environ.get("TRACKHOUSE_SCREENSHOT_DIR", ROOT / "docs"))
 TIMEOUT_MS = 15_000
 
@@ -89,6 +90,7 @@ def stack() -> Iterator[Stack]:
         "TRACKHOUSE_DATA_DIR": str(data_dir),
         "TRACKHOUSE_PORT": str(port),
         "TRACKHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TRACKHOUSE_READ_KEYS": json.dumps({READ_KEY: READ_KEY_PROJECT}),
     }
     log = data_dir / "up.log"
     process = trackhouse(["up"], env, log)

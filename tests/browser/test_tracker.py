@@ -100,7 +100,9 @@ def test_hash_routes_are_views_only_with_data_hash(
     with expect_event(page, stack.base, "view") as faq:
         page.evaluate("location.hash = '#faq'")
     assert event_of(faq.value)["event_attributes"]["page"] == "/hashed#faq"
-    pages = [e["event_attributes"]["page"] for e in recorded.sent_events(stack.base) if e["event_type"] == "view"]
+    pages = [
+        e["event_attributes"]["page"] for e in recorded.sent_events(stack.base) if e["event_type"] == "view"
+    ]
     assert pages == ["/plain", "/hashed", "/hashed#faq"]
 
 
@@ -147,7 +149,13 @@ def test_custom_events_queued_before_load_and_after_with_conversion_fields(
     assert stack.stored(stored_id(queued.value))["user_id"] == "u-early"
     stored = stack.stored(stored_id(conversion.value))
     assert (stored["conversion_type"], stored["conversion_value"]) == ("purchase", 49.5)
-    assert stored["event_attributes"] == {"page": "/shop", "url": url, "title": "Shop", "hostname": "127.0.0.1", "plan": "pro"}
+    assert stored["event_attributes"] == {
+        "page": "/shop",
+        "url": url,
+        "title": "Shop",
+        "hostname": "127.0.0.1",
+        "plan": "pro",
+    }
     assert stored["is_bounce"] is False  # a custom event means the visitor interacted
     types = [e["event_type"] for e in recorded.sent_events(stack.base)]
     assert types == ["view", "signup_started", "conversion"]
@@ -192,7 +200,9 @@ def test_attribution_parameter_names_and_the_90_day_memory(
     assert "link_id" not in event_of(expired.value)
     # 89 days ago: still attributed.
     recent = int((datetime.now(UTC) - timedelta(days=89)).timestamp() * 1000)
-    page.evaluate(f"localStorage.setItem('trackhouse_attr', JSON.stringify({{l: 'lnk_recent', t: {recent}}}))")
+    page.evaluate(
+        f"localStorage.setItem('trackhouse_attr', JSON.stringify({{l: 'lnk_recent', t: {recent}}}))"
+    )
     with expect_event(page, stack.base, "view") as kept:
         page.goto(url)
     assert event_of(kept.value)["link_id"] == "lnk_recent"
@@ -216,7 +226,9 @@ def test_opt_out_do_not_track_and_localhost_send_nothing(
 ) -> None:
     ctx, recorded = context
     # localhost and 127.0.0.1 are skipped unless data-allow-localhost is set.
-    no_local = site.page("/no-local", page_html("No local", script_tag(stack.base, **{"data-allow-localhost": None})))
+    no_local = site.page(
+        "/no-local", page_html("No local", script_tag(stack.base, **{"data-allow-localhost": None}))
+    )
     _nothing_sent(no_local, site, ctx, recorded, stack.base)
     # The visitor's opt-out, in this origin's storage.
     opted = site.page("/opted", page_html("Opted", script_tag(stack.base)))
@@ -239,7 +251,9 @@ def test_respect_dnt_honours_do_not_track_and_global_privacy_control(
         ctx = browser.new_context()
         try:
             # Chromium has no switch for these: the page sees what a browser with them set shows.
-            ctx.add_init_script(f"Object.defineProperty(Navigator.prototype, '{signal}', {{get: () => {value}}})")
+            ctx.add_init_script(
+                f"Object.defineProperty(Navigator.prototype, '{signal}', {{get: () => {value}}})"
+            )
             recorded = Recorded()
             ctx.on("request", lambda request, r=recorded: r.requests.append(request))
             _nothing_sent(dnt, site, ctx, recorded, stack.base)

@@ -51,6 +51,8 @@ def expect_event(page: Page, api_base: str, event_type: str) -> EventContextMana
     url = api_base + TRACK_PATH
 
     def match(request: Request) -> bool:
-        return request.url == url and request.method == "POST" and event_of(request)["event_type"] == event_type
+        return (
+            request.url == url and request.method == "POST" and event_of(request)["event_type"] == event_type
+        )
 
     return page.expect_request(match)
