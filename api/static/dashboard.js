@@ -114,9 +114,11 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  function setStatus(text, isError) {
+  // kind: loading | ready | empty | error, also on <body data-state> (a readiness signal for tests)
+  function setStatus(text, kind) {
     $("status").textContent = text;
-    $("status").classList.toggle("error", Boolean(isError));
+    $("status").classList.toggle("error", kind === "error");
+    document.body.dataset.state = kind;
   }
 
   // --- rendering
@@ -239,13 +241,13 @@
       return true;
     }
     const reason = error instanceof ApiError && error.status === 403 ? "Reads are disabled on this server: " : "Could not load: ";
-    setStatus(reason + error.message, true);
+    setStatus(reason + error.message, "error");
     return false;
   }
 
   async function refresh() {
     const seq = ++state.seq;
-    setStatus("Loading…");
+    setStatus("Loading…", "loading");
     const metrics = CARDS.map(([metric]) => metric);
     try {
       const now = await query(selection({ metrics }));
@@ -266,7 +268,8 @@
       renderChart();
       $("tables").replaceChildren(...TABLES.map((spec, i) => renderTable(spec, tableData[i])));
       const events = now.results[0].metrics[0];
-      setStatus(events ? `${start.slice(0, 16).replace("T", " ")} – ${end.slice(0, 16).replace("T", " ")} (${state.tz})` : "No events in this range.");
+      const range = `${start.slice(0, 16).replace("T", " ")} – ${end.slice(0, 16).replace("T", " ")} (${state.tz})`;
+      setStatus(events ? range : `No events in this range: ${range}`, events ? "ready" : "empty");
     } catch (error) {
       if (seq === state.seq) failed(error);
     }
@@ -316,7 +319,7 @@
   }
   async function signIn() {
     signedIn(true);
-    setStatus("Loading…");
+    setStatus("Loading…", "loading");
     try {
       await loadProjects();
     } catch (error) {

@@ -20,6 +20,8 @@ from tests.browser.conftest import (
     Recorded,
     Stack,
 )
+from tests.browser.site import Site
+from tests.browser.tracker_pages import event_of, expect_event
 from tests.support.processes import http, wait_for
 
 PROJECT = READ_KEY_PROJECT
@@ -147,8 +149,9 @@ def _card(page: Page, metric: str) -> str:
     return page.locator(f'.card[data-metric="{metric}"] .value').inner_text()
 
 
-def _wait_loaded(page: Page) -> None:
+def _wait_loaded(page: Page, state: str = "ready") -> None:
     # Locator assertions run in Playwright's own world: the page's CSP (no eval) does not apply.
+    expect(page.locator("body")).to_have_attribute("data-state", state)
     expect(page.locator("#status")).to_contain_text("(Europe/Berlin)")
 
 
@@ -254,6 +257,32 @@ def test_readable_at_390_px(tracked: Stack, browser: Browser) -> None:
         _wait_loaded(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         page.screenshot(path=SCREENSHOTS / "dashboard-mobile.png", full_page=False)
+        assert recorded.errors == []
+    finally:
+        ctx.close()
+
+
+def test_a_two_line_page_shows_up_on_the_dashboard(tracked: Stack, site: Site, browser: Browser) -> None:
+    # The README's two lines, on a site of another origin, in this (headless) browser...
+    tag = (
+        f'<script defer src="{tracked.base}/t.js" data-team-id="t2" data-project-id="two-lines"'
+        " data-allow-localhost></script>"
+    )
+    url = site.page("/two-lines", f"<!doctype html><title>Two lines</title>\n{tag}\n")
+    ctx, page, recorded = _open(browser, "about:blank")
+    try:
+        with expect_event(page, tracked.base, "view") as view:
+            page.goto(url)
+        tracked.stored(event_of(view.value)["event_id"])
+        # ...then the dashboard, in the same browser.
+        page.goto(f"{tracked.base}/dashboard#key={ADMIN_TOKEN}")
+        page.locator("#project").select_option("two-lines")
+        # Headless Chromium is a bot to the server: hidden until bots are included.
+        _wait_loaded(page, "empty")
+        _expect_card(page, "events", "0")
+        page.locator("#bots").check()
+        _expect_card(page, "events", "1")
+        expect(page.locator('[data-dimension="browser"] tbody tr td').first).to_have_text("HeadlessChrome")
         assert recorded.errors == []
     finally:
         ctx.close()
