@@ -84,7 +84,7 @@
   if (on("hash")) w.addEventListener("hashchange", () => pageview());
   d.addEventListener("visibilitychange", () => { if (d.hidden) hide(); else since = since || Date.now(); });
   w.addEventListener("pagehide", () => hide(1));
-  w.addEventListener("pageshow", (e) => { if (e.persisted) pageview(1); }); // bfcache
+  w.addEventListener("pageshow", (e) => { if (e.persisted) { view = 0; pageview(1); } }); // bfcache: a new view
   w.trackhouse = { track: track };
   pageview(1);
   q.forEach((a) => track.apply(null, a));

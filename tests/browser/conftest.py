@@ -122,7 +122,12 @@ def site() -> Iterator[Site]:
 def browser() -> Iterator[Browser]:
     executable = _chromium_or_skip()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        # Playwright turns the back/forward cache off by default; a visitor's browser has it on.
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--disable-back-forward-cache"],
+        )
         yield chromium
         chromium.close()
 

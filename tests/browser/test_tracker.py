@@ -6,6 +6,7 @@ every stored event here says so."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext
 
@@ -13,6 +14,15 @@ from shared.queue.redis_server import free_port
 from tests.browser.conftest import Recorded, Stack
 from tests.browser.site import Site
 from tests.browser.tracker_pages import STUB, event_of, expect_event, page_html, script_tag, stored_id
+from tests.support.processes import http, wait_for
+
+
+def _query(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
+    status, answer = http("POST", f"{stack.base}/api/query", body, headers=stack.admin())
+    assert status == 200, answer
+    result: dict[str, Any] = answer
+    return result
+
 
 UTM = "utm_source=newsletter&utm_medium=email&utm_campaign=launch&utm_term=analytics&utm_content=hero"
 
@@ -281,3 +291,73 @@ def test_failures_are_silent_and_the_write_key_is_sent(
         page.goto(keyed)
     assert view.value.headers["x-write-key"] == "wk_public"
     assert stack.stored(event_of(view.value)["event_id"])["event_type"] == "view"
+
+
+HIDE = """Object.defineProperty(document, "hidden", {value: %s, configurable: true});
+Object.defineProperty(document, "visibilityState", {value: %s, configurable: true});
+document.dispatchEvent(new Event("visibilitychange"));"""
+
+
+def test_hidden_time_is_not_counted_and_one_engagement_per_view_is_kept(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    url = site.page(
+        "/long-read", page_html("Long read", script_tag(stack.base, **{"data-project-id": "eng-once"}))
+    )
+    page = ctx.new_page()
+    start = datetime.now(UTC).replace(microsecond=0)
+    page.clock.install(time=start)
+    page.clock.pause_at(start)
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(url)
+    page.clock.fast_forward(10_000)
+    # The tab goes to the background (headless Chromium cannot hide a tab: the page is told so
+    # the way the browser tells it), stays there 100 s, comes back for 5 s, then is left.
+    with expect_event(page, stack.base, "engagement") as hidden:
+        page.evaluate(HIDE % ("true", "'hidden'"))
+    assert event_of(hidden.value)["time_spent_sec"] == 10.0
+    page.clock.fast_forward(100_000)
+    page.evaluate(HIDE % ("false", "'visible'"))
+    page.clock.fast_forward(5_000)
+    page.goto("about:blank")
+    engagement_id = event_of(view.value)["event_id"] + "e"
+    assert event_of(hidden.value)["event_id"] == engagement_id  # re-sent under the same id...
+    wait_for(
+        lambda: stack.stored(engagement_id)["time_spent_sec"] == 15.0,
+        timeout_seconds=20,
+        what="the last engagement (15 s visible) to replace the first",
+    )
+    # ...so the store holds one engagement for the view: its mean is 15, not (10 + 15) / 2.
+    answer = _query(
+        stack,
+        {
+            "metrics": ["avg_time_spent_sec"],
+            "date_range": "24h",
+            "include": {"bots": True},
+            "filters": [["is", "project_id", ["eng-once"]]],
+        },
+    )
+    assert answer["results"][0]["metrics"] == [15.0]
+    assert recorded.errors == []
+
+
+def test_a_back_forward_cache_restore_is_a_new_view(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, _ = context
+    url = site.page("/cached", page_html("Cached", script_tag(stack.base)))
+    elsewhere = site.page("/elsewhere", page_html("Elsewhere", ""))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as first:
+        page.goto(url)
+    page.evaluate("window.__before = 'kept'")
+    page.goto(elsewhere)
+    with expect_event(page, stack.base, "view") as restored:
+        page.go_back(wait_until="commit")  # a bfcache restore fires no load event
+    assert page.evaluate("window.__before") == "kept"  # the same document: restored, not reloaded
+    again = event_of(restored.value)
+    assert again["event_attributes"]["page"] == "/cached"
+    assert again["event_id"] != event_of(first.value)["event_id"]
+    assert again["is_bounce"] is False  # a second page view in this tab
+    assert stack.stored(again["event_id"])["event_type"] == "view"
