@@ -81,7 +81,7 @@ def _chromium_or_skip() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack() -> Iterator[Stack]:
     """One `trackhouse up` for the browser tests (it owns redis-server and chDB)."""
     data_dir = Path(tempfile.mkdtemp(prefix="th-b-"))
@@ -112,13 +112,15 @@ def stack() -> Iterator[Stack]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site() -> Iterator[Site]:
     with serve_site() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and later tests call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = _chromium_or_skip()
     with sync_playwright() as playwright:
