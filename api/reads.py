@@ -33,7 +33,11 @@ class ReadSide:
     @classmethod
     def build(cls, settings: Settings, engine: ReadEngine) -> ReadSide:
         limits = Limits(
-            settings.query_timeout_seconds, settings.query_max_rows_to_read, settings.query_max_bytes_to_read
+            settings.query_timeout_seconds,
+            settings.query_max_rows_to_read,
+            settings.query_max_bytes_to_read,
+            settings.query_max_threads,
+            settings.query_thread_nice,
         )
         gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
         return cls(settings, engine, gate, ReadKeys(settings.read_keys, settings.admin_token), limits)

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     """Reads running at once per process; more wait up to QUERY_WAIT_SECONDS, then get 429."""
     query_wait_seconds: float = Field(default=2, ge=0, le=60)
     """How long a read waits for a free slot before 429 + Retry-After."""
+    query_max_threads: int = Field(default=1, ge=0, le=256)
+    """Engine threads one read may use (0: the engine's default, every core). 1 keeps a query
+    from taking every core from ingestion on a small machine (see BENCHMARKS.md)."""
+    query_thread_nice: int = Field(default=19, ge=0, le=19)
+    """Nice value of the store's threads while they run a read (ClickHouse os_thread_priority):
+    reads yield CPU to ingestion; on an idle machine they run at full speed (BENCHMARKS.md)."""
     query_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     """Most result rows one /api/query returns (its `limit`, and time buckets)."""
     query_max_rows_to_read: int = Field(default=1_000_000_000, ge=0)

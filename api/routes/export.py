@@ -93,8 +93,12 @@ async def export(
             async for chunk in iterate_in_threadpool(stream):
                 yield chunk
         finally:
-            await run_in_threadpool(stream.close)
-            reads.gate.release()
+            # Synchronous: awaiting here after a client disconnect would be cancelled again and
+            # leak the slot. No thread is inside the generator now (to_thread waits for it).
+            try:
+                stream.close()
+            finally:
+                reads.gate.release()
 
     filename = f"trackhouse-events.{'csv' if body.format == 'csv' else body.format}"
     headers: dict[str, Any] = {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -8,6 +8,7 @@ for its duration (a chDB client serialises its calls, and a stream holds it unti
 
 from __future__ import annotations
 
+import importlib.util
 import queue
 import re
 import threading
@@ -18,6 +19,7 @@ from typing import IO, Any, Protocol, cast
 from clickhouse_connect.driver.client import Client
 
 from shared.query.errors import QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
+from shared.query.parquet import parquet_chunks
 from shared.query.sql import Statement
 
 _CODE = re.compile(r"Code: (\d+)")
@@ -87,9 +89,14 @@ class ClientEngine:
                 raise translate(exc) from exc
 
     def stream(self, statement: Statement, fmt: str) -> Generator[bytes, None, None]:
+        if fmt == "Parquet" and _has_pyarrow():
+            yield from self._parquet(statement)
+            return
         with self._client() as client:
             try:
-                source = cast(IO[bytes], client.raw_stream(statement.sql, parameters=statement.parameters, fmt=fmt))
+                source = cast(
+                    IO[bytes], client.raw_stream(statement.sql, parameters=statement.parameters, fmt=fmt)
+                )
             except Exception as exc:
                 raise translate(exc) from exc
             try:
@@ -99,3 +106,19 @@ class ClientEngine:
                 raise translate(exc) from exc
             finally:
                 source.close()
+
+    def _parquet(self, statement: Statement) -> Generator[bytes, None, None]:
+        with self._client() as client:
+            try:
+                with client.query_column_block_stream(
+                    statement.sql, parameters=statement.parameters
+                ) as blocks:
+                    yield from parquet_chunks(statement.columns, blocks)
+            except (QueryError, StoreUnavailable):
+                raise
+            except Exception as exc:
+                raise translate(exc) from exc
+
+
+def _has_pyarrow() -> bool:
+    return importlib.util.find_spec("pyarrow") is not None

@@ -27,6 +27,11 @@ class Limits:
     timeout_seconds: float
     max_rows_to_read: int
     max_bytes_to_read: int
+    max_threads: int = 0
+    """Engine threads per read (0: the engine's default)."""
+    thread_nice: int = 0
+    """Nice value of the engine threads running a read (os_thread_priority): >0 yields CPU to
+    the inserts and the API's own threads."""
 
     def clause(self, timeout_seconds: float | None = None) -> str:
         seconds = self.timeout_seconds if timeout_seconds is None else timeout_seconds
@@ -38,6 +43,8 @@ class Limits:
             f" max_rows_to_read = {int(self.max_rows_to_read)},"
             f" max_bytes_to_read = {int(self.max_bytes_to_read)},"
             " do_not_merge_across_partitions_select_final = 1"
+            f", os_thread_priority = {int(self.thread_nice)}"
+            + (f", max_threads = {int(self.max_threads)}" if self.max_threads else "")
         )
 
 
@@ -45,6 +52,8 @@ class Limits:
 class Statement:
     sql: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    """The result's column names, when the caller needs them (exports)."""
 
 
 def _filter_sql(flt: Filter, i: int, params: dict[str, Any]) -> str:
@@ -134,4 +143,6 @@ def first_event(selection: Selection, database: str, limits: Limits) -> Statemen
 def export(selection: Selection, database: str, limits: Limits, timeout_seconds: float) -> Statement:
     params: dict[str, Any] = {}
     sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL" + where(selection, params)
-    return Statement(sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params)
+    return Statement(
+        sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params, EXPORT_COLUMNS
+    )

@@ -107,10 +107,15 @@ def test_export_filters_and_read_key_scope(api: TestClient) -> None:
 
 def test_parquet_export_reads_back(api: TestClient) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
+    pc = pytest.importorskip("pyarrow.compute")
     response = api.post("/api/export", json={"format": "parquet", "date_range": RANGE}, headers=ADMIN)
     assert response.status_code == 200
     table = pq.read_table(io.BytesIO(response.content))
     assert sorted(table.column("event_id").to_pylist()) == _expected_ids()
+    assert table.column_names == [*EVENT_COLUMNS, "inserted_at"]
+    first = table.filter(pc.equal(table.column("event_id"), "x0")).to_pylist()[0]
+    assert first["link_tags"] == ["a", "b,c"] and first["conversion_value"] == 99.99
+    assert first["event_time"].isoformat() == "2026-11-01T12:00:00+00:00"
 
 
 @pytest.mark.parametrize(
