@@ -257,6 +257,13 @@ def test_readable_at_390_px(tracked: Stack, browser: Browser) -> None:
         _wait_loaded(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         page.screenshot(path=SCREENSHOTS / "dashboard-mobile.png", full_page=False)
+        # A preset of at most 2 days is drawn by hour; another timezone is one pick away.
+        expect(page.locator("#chart-grain")).to_have_text("by day")
+        page.locator('#presets button[data-range="24h"]').click()
+        expect(page.locator("#chart-grain")).to_have_text("by hour")
+        _expect_card(page, "events", str(EXPECTED["events"]))
+        page.locator("#timezone").select_option("America/New_York")
+        expect(page.locator("#status")).to_contain_text("(America/New_York)")
         assert recorded.errors == []
     finally:
         ctx.close()
