@@ -31,8 +31,6 @@ from shared.queue.redis_server import free_port
 from tests.browser.site import Site, serve_site
 from tests.support.processes import ROOT, http, trackhouse, wait_for
 
-pytestmark = pytest.mark.browser
-
 CHROMIUM = os.environ.get("TRACKHOUSE_CHROMIUM", "/usr/bin/chromium")
 ADMIN_TOKEN = "browser-admin-token"
 READ_KEY, READ_KEY_PROJECT = "rk-dash-shop", "dash-shop"

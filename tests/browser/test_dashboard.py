@@ -24,6 +24,8 @@ from tests.browser.site import Site
 from tests.browser.tracker_pages import event_of, expect_event
 from tests.support.processes import http, wait_for
 
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
 PROJECT = READ_KEY_PROJECT
 DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 IPHONE = (

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import BrowserContext
 
 from tests.browser.conftest import SCREENSHOTS, Recorded, Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_swagger_ui_renders_offline(stack: Stack, context: tuple[BrowserContext, Recorded]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext
 
 from shared.queue.redis_server import free_port
@@ -15,6 +16,8 @@ from tests.browser.conftest import Recorded, Stack
 from tests.browser.site import Site
 from tests.browser.tracker_pages import STUB, event_of, expect_event, page_html, script_tag, stored_id
 from tests.support.processes import http, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def _query(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
