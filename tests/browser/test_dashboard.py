@@ -106,27 +106,22 @@ WINTER_EVENTS = len(
 )  # 2
 
 
-def _query(body: dict[str, Any], key: str = ADMIN_TOKEN) -> dict[str, Any]:
-    status, answer = http("POST", f"{_base}/api/query", body, headers={"Authorization": f"Bearer {key}"})
+def _query(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
+    status, answer = http("POST", f"{stack.base}/api/query", body, headers=stack.admin())
     assert status == 200, answer
     result: dict[str, Any] = answer
     return result
 
 
-_base = ""
-
-
 @pytest.fixture(scope="module")
 def tracked(stack: Stack) -> Iterator[Stack]:
-    global _base
-    _base = stack.base
     for event in FIXTURE:
         status, body = http("POST", f"{stack.base}/api/events/track", event)
         assert status == 201, body
     everything = {"metrics": ["events"], "date_range": "all", "include": {"bots": True}}
 
     def stored() -> bool:
-        rows = _query({**everything, "filters": [["is", "team_id", ["dash-team"]]]})["results"]
+        rows = _query(stack, {**everything, "filters": [["is", "team_id", ["dash-team"]]]})["results"]
         return bool(rows[0]["metrics"][0] == len([e for e in FIXTURE if e["event_type"] != "engagement"]))
 
     wait_for(stored, timeout_seconds=30, what="the dashboard fixture to be stored")
@@ -170,12 +165,13 @@ def test_cards_show_what_the_api_returns_and_a_row_click_filters(tracked: Stack,
         assert page.locator("#timezone").input_value() == "Europe/Berlin"
         metrics = list(EXPECTED)
         api = _query(
+            tracked,
             {
                 "metrics": metrics,
                 "date_range": "30d",
                 "timezone": "Europe/Berlin",
                 "filters": [["is", "project_id", [PROJECT]]],
-            }
+            },
         )["results"][0]["metrics"]
         shown = {
             m: page.locator(f'.card[data-metric="{m}"] .value').get_attribute("data-value") for m in metrics
