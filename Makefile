@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-query fuzz chaos clean
+.PHONY: run test lint bench bench-query fuzz chaos mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ fuzz: $(BIN)/.installed-embedded,dev
 ## rows per event_id (lost, duplicated) and rewrites CHAOS.md. ~5 min. CHAOS_ARGS="--rate 2000 …".
 chaos: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m tests.chaos.run --report $(CHAOS_ARGS)
+
+## Break each delivery guarantee on purpose (tests/mutations/run.py), in a temporary copy, and
+## check that a test fails for each; ~5 min. MUTATE_ARGS="--only random-insert-token".
+mutate: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m tests.mutations.run $(MUTATE_ARGS)
 
 ## Benchmark every design on this machine (wrk needed); prints one table, rewrites BENCHMARKS.md.
 bench: $(BIN)/.installed-embedded,dev

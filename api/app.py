@@ -10,6 +10,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,7 +21,8 @@ from api.group_commit import GroupCommitter
 from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
 from api.reads import ReadSide
 from api.responses import error
-from api.routes import batch, events, export, health, metrics, query, track
+from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker
+from api.routes.docs import DocsSecurityHeaders
 from api.state import AppState
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
@@ -56,7 +58,10 @@ def create_app(
         if limiter is not None:
             limiter.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN (README "Browser").
+    app = FastAPIOffline(
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},  # no schema upload to swagger.io
         title="trackhouse",
         summary="Event-tracking ingestion: validate, queue on Redis, store in ClickHouse.",
         version="0.1.0",
@@ -70,6 +75,7 @@ def create_app(
     guard = IngestGuard(state.resolver, state.write_keys, limiter)
     app.include_router(track.router)
     app.include_router(batch.router)
+    app.add_middleware(DocsSecurityHeaders)  # innermost: the ingestion fast path never meets it
     app.add_middleware(
         IngestFastPath,
         handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch},
@@ -86,6 +92,8 @@ def create_app(
     )
     app.include_router(query.router)
     app.include_router(export.router)
+    app.include_router(tracker.router)
+    app.include_router(dashboard.router)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
     @app.exception_handler(RequestValidationError)
