@@ -81,9 +81,9 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from cli.status import embedded_socket, mask_url, resolve_redis_url
-    from shared.queue.jobs import connect_redis
+    from shared.queue.connect import connect, connect_redis, describe_redis
 
-    url = resolve_redis_url(settings)
+    url = describe_redis(settings) if settings.redis_sentinels else resolve_redis_url(settings)
     if url is None:
         print(
             f"trackhouse {args.command}: no Redis to read: TRACKHOUSE_REDIS_URL is unset and there is no "
@@ -91,7 +91,7 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    redis = connect_redis(url)
+    redis = connect(settings) if settings.redis_sentinels else connect_redis(url)
     try:
         if args.command == "status":
             return _status(redis, settings, url, as_json=args.json)

@@ -9,7 +9,7 @@ import logging
 from api.app import create_app
 from api.dashboard import mount_dashboard
 from api.server import serve
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect, connect_redis, describe_redis, redis_configured
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
@@ -21,14 +21,14 @@ log = logging.getLogger(__name__)
 
 def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
     redis_server: RedisServer | None = None
-    redis_url = settings.redis_url
-    if not redis_url:
+    redis_url = describe_redis(settings)
+    if not redis_configured(settings):
         redis_server = RedisServer(settings.data_dir / "redis", appendfsync=settings.redis_appendfsync)
         redis_url = redis_server.start()
     try:
         store = open_client(settings.store_url)
         migrate(store, settings.clickhouse_database)
-        redis = connect_redis(redis_url)
+        redis = connect(settings) if redis_server is None else connect_redis(redis_url)
         workers = WorkerThreads(redis, settings)
         workers.start()
         try:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from types import FrameType
 
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1) -> None:
-    if not settings.redis_url:
-        raise SystemExit("trackhouse worker needs TRACKHOUSE_REDIS_URL")
+    if not redis_configured(settings):
+        raise SystemExit("trackhouse worker needs TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS")
     if concurrency > 1:
         if settings.uses_chdb:
             raise SystemExit(
@@ -33,7 +33,7 @@ def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1)
             )
         raise SystemExit(_supervise(settings, concurrency, burst=burst))
     migrate(open_client(settings.store_url), settings.clickhouse_database)
-    run_worker_process(connect_redis(settings.redis_url), settings, burst=burst)
+    run_worker_process(connect(settings, patient=True), settings, burst=burst)
 
 
 def child_command(burst: bool) -> list[str]:

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from api.backpressure import Overload
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
+from api.group_commit import ReplicasBehind
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
@@ -40,6 +41,9 @@ def overloaded(overload: Overload) -> JSONResponse:
 
 
 def queue_failure(exc: RedisError) -> JSONResponse:
+    if isinstance(exc, ReplicasBehind):  # not acknowledged yet: the client retries (same event_id)
+        log.warning("enqueue not acknowledged: %s", exc)
+        return error(503, str(exc), headers={"Retry-After": "1"})
     log.error("enqueue failed: %s", exc)
     body = FailureBody(details=f"event queue unavailable ({type(exc).__name__})")
     return JSONResponse(body.model_dump(), status_code=500)

@@ -1,0 +1,174 @@
+"""A Redis failover under load, for real: a redis-server primary, one replica and three
+Sentinels on loopback; `trackhouse api` and `trackhouse worker` as processes finding the
+primary through the Sentinels; clients sending events with known ids. Midway the primary is
+SIGKILLed; once Sentinel has promoted the replica, the old primary is started again (as a
+supervisor would) and becomes the new primary's replica.
+
+With REDIS_MIN_REPLICAS_ACK=1 every acknowledged (201) event must be stored exactly once.
+With 0 the primary's word is enough, and what it had not yet replicated is lost: the test
+prints how much (README, "Scaling out") and still demands no duplicates and no strangers.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPException
+from pathlib import Path
+
+import pytest
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+from shared.queue.connect import connect
+from shared.queue.jobs import events_queue
+from shared.queue.redis_server import free_port
+from shared.settings import Settings
+from tests.support.builders import basic_event
+from tests.support.processes import dump_event_ids, http, trackhouse, wait_for
+from tests.support.replication import MASTER, ReplicatedRedis
+
+pytestmark = pytest.mark.integration
+
+CLIENTS = 4
+BEFORE_KILL = 300
+"""Events acknowledged before the primary is killed."""
+AFTER_RECOVERY = 300
+"""Events acknowledged after the first 201 that follows the kill."""
+DEADLINE_SECONDS = 60
+
+
+@dataclass
+class Answers:
+    """Every answer the clients got: event id, status (0: no answer), when (monotonic)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    log: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def add(self, event_id: str, status: int) -> None:
+        with self.lock:
+            self.log.append((event_id, status, time.monotonic()))
+
+    def acknowledged(self) -> set[str]:
+        with self.lock:
+            return {event_id for event_id, status, _ in self.log if status == 201}
+
+    def after(self, moment: float) -> list[tuple[str, int, float]]:
+        with self.lock:
+            return [entry for entry in self.log if entry[2] >= moment]
+
+
+def send(port: int, client: int, answers: Answers, stop: threading.Event) -> None:
+    """One client: events one after another on a keep-alive connection, reconnecting on errors."""
+    connection = HTTPConnection("127.0.0.1", port, timeout=10)
+    for i in range(1_000_000):
+        if stop.is_set():
+            break
+        event_id = f"fo-{client}-{i}"
+        body = json.dumps(basic_event(event_id=event_id)).encode()
+        try:
+            connection.request("POST", "/api/events/track", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            answers.add(event_id, response.status)
+        except (OSError, HTTPException):
+            answers.add(event_id, 0)
+            connection.close()
+            connection = HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.close()
+
+
+def wait_acknowledged(answers: Answers, count: int, since: float = 0.0) -> None:
+    wait_for(
+        lambda: sum(1 for _, status, _ in answers.after(since) if status == 201) >= count,
+        timeout_seconds=DEADLINE_SECONDS,
+        what=f"{count} acknowledged events",
+    )
+
+
+@pytest.mark.parametrize("replicas_ack", [1, 0], ids=["min-replicas-ack-1", "min-replicas-ack-0"])
+def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_ack: int) -> None:
+    chdb_url = f"chdb://{short_dir / 'clickhouse'}"
+    port = free_port()
+    with ReplicatedRedis(short_dir / "redis") as group:
+        env = {
+            "TRACKHOUSE_REDIS_SENTINELS": json.dumps(group.sentinel_addresses),
+            "TRACKHOUSE_REDIS_SENTINEL_MASTER": MASTER,
+            "TRACKHOUSE_REDIS_MIN_REPLICAS_ACK": str(replicas_ack),
+            "TRACKHOUSE_CLICKHOUSE_URL": chdb_url,
+            "TRACKHOUSE_PORT": str(port),
+            "TRACKHOUSE_DATA_DIR": str(short_dir),
+        }
+        api = trackhouse(["api"], env, short_dir / "api.log")
+        worker = trackhouse(["worker"], env, short_dir / "worker.log")
+        answers, stop = Answers(), threading.Event()
+        clients = [
+            threading.Thread(target=send, args=(port, c, answers, stop), daemon=True) for c in range(CLIENTS)
+        ]
+        try:
+            wait_for(
+                lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200,
+                timeout_seconds=60,
+                what="the API",
+            )
+            for thread in clients:
+                thread.start()
+            wait_acknowledged(answers, BEFORE_KILL)
+
+            killed_at = time.monotonic()
+            old_port = group.kill_primary()
+            group.wait_promoted(old_port)
+            promoted_at = time.monotonic()
+            group.restart(old_port)
+            group.wait_replica_synced(old_port)
+            synced_at = time.monotonic()
+
+            first_201 = wait_for(
+                lambda: next((t for _, status, t in answers.after(killed_at) if status == 201), None),
+                timeout_seconds=DEADLINE_SECONDS,
+                what="a 201 after the failover",
+            )
+            wait_acknowledged(answers, AFTER_RECOVERY, since=first_201)
+            stop.set()
+            for thread in clients:
+                thread.join(timeout=30)
+
+            settings = Settings(redis_sentinels=group.sentinel_addresses, redis_sentinel_master=MASTER)
+            redis = connect(settings, patient=True)
+            queue = events_queue(redis, settings)
+            wait_for(
+                lambda: (
+                    queue.count == 0
+                    and StartedJobRegistry(queue=queue).count == 0
+                    and ScheduledJobRegistry(queue=queue).count == 0
+                ),
+                timeout_seconds=DEADLINE_SECONDS,
+                what="the worker to drain the queue",
+            )
+            redis.close()
+        finally:
+            stop.set()
+            for process in (api, worker):
+                process.send_signal(signal.SIGTERM)
+            for process, log in ((api, "api.log"), (worker, "worker.log")):
+                assert process.wait(timeout=60) == 0, (short_dir / log).read_text()[-3000:]
+
+    stored = Counter(dump_event_ids(chdb_url, "trackhouse"))
+    acknowledged = answers.acknowledged()
+    sent = {event_id for event_id, _, _ in answers.log}
+    refused = [(status, t) for _, status, t in answers.after(killed_at) if status != 201 and t < first_201]
+    lost = acknowledged - set(stored)
+    print(
+        f"\nfailover, MIN_REPLICAS_ACK={replicas_ack}: {len(sent):,} events sent, {len(acknowledged):,} "
+        f"acknowledged; primary killed, replica promoted after {promoted_at - killed_at:.1f} s, old "
+        f"primary back as a replica after {synced_at - killed_at:.1f} s; no 201 for "
+        f"{first_201 - killed_at:.1f} s ({len(refused)} answers: {dict(Counter(s for s, _ in refused))}); "
+        f"acknowledged but lost: {len(lost)}; stored without a 201: {len(set(stored) - acknowledged)}"
+    )
+    assert [event_id for event_id, count in stored.items() if count > 1] == []  # exactly once
+    assert set(stored) <= sent
+    if replicas_ack:
+        assert sorted(lost) == []
