@@ -10,7 +10,8 @@ The enqueue runs in a worker thread so the event loop never waits on Redis.
 
 With `redis_min_replicas_ack` > 0, a job counts as acknowledged only once `WAIT` confirms
 that many replicas hold it (a failover then cannot lose it); short of them, within
-`redis_replica_ack_timeout_ms`, its requests fail with `ReplicasBehind` (503 + Retry-After).
+`redis_replica_ack_timeout_ms`, its requests fail with `shared.queue.connect.ReplicasBehind`
+(503 + Retry-After).
 """
 
 from __future__ import annotations
@@ -24,23 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 
 from shared import metrics
-from shared.queue.connect import pinned
+from shared.queue.connect import require_replicas
 from shared.queue.jobs import enqueue_rows
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class ReplicasBehind(RedisError):
-    """The job reached the primary but not enough replicas in time: not acknowledged."""
-
-    def __init__(self, acknowledged: int, wanted: int) -> None:
-        super().__init__(f"event queue not replicated in time ({acknowledged} of {wanted} replicas)")
 
 
 @dataclass(slots=True)
@@ -58,15 +51,9 @@ class GroupCommitter:
         *,
         enqueue: Callable[[Queue, list[dict[str, Any]], Settings], Job] = enqueue_rows,
     ) -> None:
+        self._queue = queue
         self._settings = settings
         self._enqueue = enqueue
-        self._replicas = settings.redis_min_replicas_ack
-        # WAIT vouches for the writes of its own connection: enqueue and WAIT share one.
-        self._queue = (
-            Queue(queue.name, connection=pinned(queue.connection), serializer=queue.serializer)
-            if self._replicas
-            else queue
-        )
         self._pending: deque[_Pending] = deque()
         self._flusher: asyncio.Task[None] | None = None
         # One thread: one enqueue in flight at a time is what lets the next group form.
@@ -117,12 +104,8 @@ class GroupCommitter:
 
     def _enqueue_acknowledged(self, rows: list[dict[str, Any]]) -> None:
         self._enqueue(self._queue, rows, self._settings)
-        if self._replicas:
-            acknowledged = self._queue.connection.wait(
-                self._replicas, self._settings.redis_replica_ack_timeout_ms
-            )
-            if acknowledged < self._replicas:
-                raise ReplicasBehind(acknowledged, self._replicas)
+        if replicas := self._settings.redis_min_replicas_ack:
+            require_replicas(self._queue.connection, replicas, self._settings.redis_replica_ack_timeout_ms)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

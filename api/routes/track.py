@@ -11,7 +11,6 @@ from redis.exceptions import RedisError
 
 from api.backpressure import Overload
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
-from api.group_commit import ReplicasBehind
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
@@ -20,6 +19,7 @@ from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
 from shared.event.parse import parse_event
+from shared.queue.connect import ReplicasBehind
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from redis import ConnectionPool, Redis
+from redis import Redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 from redis.connection import SENTINEL as _UNSET  # type: ignore[attr-defined]
-from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.exceptions import TimeoutError
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from shared.settings import Settings
 
@@ -104,25 +105,30 @@ def connect(settings: Settings, *, patient: bool = False) -> Redis:
     )
 
 
-def pinned(redis: Redis) -> Redis:
-    """A client for the same Redis whose commands, pipelines included, share one connection.
+class ReplicasBehind(TimeoutError):
+    """Fewer replicas than required confirmed the writes in time: not acknowledged (yet)."""
 
-    `WAIT` counts the replicas holding the writes *of the connection it runs on*; from a pool,
-    a pipeline and the `WAIT` after it may take different connections, and `WAIT` would then
-    vouch for older writes. One thread at a time may use the result."""
-    pool = redis.connection_pool
-    if isinstance(pool, SentinelConnectionPool):
-        manager: Sentinel = pool.sentinel_manager
-        return cast(
-            Redis,
-            manager.master_for(  # type: ignore[no-untyped-call]
-                pool.service_name, redis_class=Redis, connection_class=_SentinelConnection, max_connections=1
-            ),
-        )
-    single = ConnectionPool(
-        connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
-    )
-    return Redis(connection_pool=single)
+    def __init__(self, acknowledged: int, wanted: int) -> None:
+        super().__init__(f"event queue not replicated in time ({acknowledged} of {wanted} replicas)")
+
+
+REPLICATION_BARRIER = "trackhouse:replication-barrier"
+
+
+def require_replicas(redis: Redis, replicas: int, timeout_ms: int) -> None:
+    """Return once `replicas` replicas hold every write this client made so far; raise
+    `ReplicasBehind` if they do not within `timeout_ms`.
+
+    `WAIT` vouches for the writes of the connection it runs on, and a pool may hand it
+    another connection than the one that wrote. So it writes a marker first, in the same
+    pipeline (one connection): the replication stream is ordered, so a replica that holds
+    the marker holds everything the primary had acknowledged before it."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(REPLICATION_BARRIER)
+        pipe.wait(replicas, timeout_ms)
+        _, acknowledged = pipe.execute()
+    if int(acknowledged) < replicas:
+        raise ReplicasBehind(int(acknowledged), replicas)
 
 
 def _host_port(address: str) -> tuple[str, int]:

@@ -1,12 +1,14 @@
 """A Redis failover under load, for real: a redis-server primary, one replica and three
 Sentinels on loopback; `trackhouse api` and `trackhouse worker` as processes finding the
 primary through the Sentinels; clients sending events with known ids. Midway the primary is
-SIGKILLed; once Sentinel has promoted the replica, the old primary is started again (as a
+SIGKILLed after its replication link has stalled for 0.8 s (a slow link or a partition: when
+asynchronous replication loses writes); once Sentinel has promoted the replica, the old primary is started again (as a
 supervisor would) and becomes the new primary's replica.
 
 With REDIS_MIN_REPLICAS_ACK=1 every acknowledged (201) event must be stored exactly once.
-With 0 the primary's word is enough, and what it had not yet replicated is lost: the test
-prints how much (README, "Scaling out") and still demands no duplicates and no strangers.
+With 0 the primary's word is enough, and what it had not yet replicated is lost, along with
+the workers' merge claims (so a job may be stored twice): the test prints how much (README,
+"Scaling out") and demands no strangers and that everything acknowledged afterwards is stored once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ BEFORE_KILL = 300
 AFTER_RECOVERY = 300
 """Events acknowledged after the first 201 that follows the kill."""
 DEADLINE_SECONDS = 60
+LAG_SECONDS = 0.8
+"""How long the replication link stalls before the primary is killed."""
 
 
 @dataclass
@@ -81,6 +85,14 @@ def send(port: int, client: int, answers: Answers, stop: threading.Event) -> Non
     connection.close()
 
 
+def longest_gap(times: list[float], *, after: float) -> tuple[float, float]:
+    """The longest stretch between two consecutive 201s that ends after `after`."""
+    times = sorted(times)
+    gaps = [(b - a, a, b) for a, b in zip(times, times[1:], strict=False) if b > after]
+    _, start, end = max(gaps)
+    return start, end
+
+
 def wait_acknowledged(answers: Answers, count: int, since: float = 0.0) -> None:
     wait_for(
         lambda: sum(1 for _, status, _ in answers.after(since) if status == 201) >= count,
@@ -118,6 +130,8 @@ def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_
                 thread.start()
             wait_acknowledged(answers, BEFORE_KILL)
 
+            group.cut_replication()
+            time.sleep(LAG_SECONDS)  # the primary alone acknowledges (ack=0) or the API answers 503 (ack=1)
             killed_at = time.monotonic()
             old_port = group.kill_primary()
             group.wait_promoted(old_port)
@@ -159,16 +173,23 @@ def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_
     stored = Counter(dump_event_ids(chdb_url, "trackhouse"))
     acknowledged = answers.acknowledged()
     sent = {event_id for event_id, _, _ in answers.log}
-    refused = [(status, t) for _, status, t in answers.after(killed_at) if status != 201 and t < first_201]
+    started = min(t for _, _, t in answers.log)
+    gap_from, gap_to = longest_gap([t for _, status, t in answers.log if status == 201], after=killed_at)
+    refused = Counter(status for _, status, t in answers.log if gap_from < t < gap_to)
     lost = acknowledged - set(stored)
     print(
         f"\nfailover, MIN_REPLICAS_ACK={replicas_ack}: {len(sent):,} events sent, {len(acknowledged):,} "
-        f"acknowledged; primary killed, replica promoted after {promoted_at - killed_at:.1f} s, old "
-        f"primary back as a replica after {synced_at - killed_at:.1f} s; no 201 for "
-        f"{first_201 - killed_at:.1f} s ({len(refused)} answers: {dict(Counter(s for s, _ in refused))}); "
+        f"acknowledged ({BEFORE_KILL} in the {killed_at - started:.1f} s before the kill); replica promoted "
+        f"{promoted_at - killed_at:.1f} s after the SIGKILL, old primary replicating it after "
+        f"{synced_at - killed_at:.1f} s; longest time without a 201: {gap_to - gap_from:.1f} s, from "
+        f"{gap_from - killed_at:+.1f} s ({sum(refused.values())} answers then, by status: {dict(refused)}); "
         f"acknowledged but lost: {len(lost)}; stored without a 201: {len(set(stored) - acknowledged)}"
     )
-    assert [event_id for event_id, count in stored.items() if count > 1] == []  # exactly once
+    duplicated = sorted(event_id for event_id, count in stored.items() if count > 1)
+    print(f"  duplicated rows: {len(duplicated)}")
     assert set(stored) <= sent
-    if replicas_ack:
-        assert sorted(lost) == []
+    if replicas_ack:  # the guarantee: every 201 stored, exactly once
+        assert sorted(lost) == [] and duplicated == []
+    else:  # no guarantee through the failover, but nothing stuck after it
+        later = {event_id for event_id, status, t in answers.after(synced_at) if status == 201}
+        assert later and sorted(event_id for event_id in later if stored[event_id] != 1) == []

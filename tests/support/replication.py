@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +30,47 @@ def _wait(check: object, what: str, timeout_seconds: float = 30.0) -> None:
     raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
 
 
+class LinkProxy:
+    """A TCP relay between a replica and its primary that can stop delivering the primary's
+    stream (`cut`) while both ends stay connected: a lagging or partitioned link, which is when
+    asynchronous replication loses writes. (SIGSTOPping the replica would not do: the kernel
+    still buffers the stream for it.) The replica's acknowledgements still flow back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port = free_port()
+        self._target = target_port
+        self._cut = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        self._cut.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                replica, _ = self._listener.accept()
+                primary = socket.create_connection(("127.0.0.1", self._target))
+            except OSError:
+                return
+            for end in (replica, primary):  # as Redis does: no Nagle delay on small replies (ACKs)
+                end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pump, args=(primary, replica, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(replica, primary, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_primary: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if not (from_primary and self._cut.is_set()):  # cut: read and drop
+                    sink.sendall(chunk)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
 class ReplicatedRedis:
     """`replicas` replicas of one primary and `sentinels` Sentinels (quorum: a majority)."""
 
@@ -37,6 +80,7 @@ class ReplicatedRedis:
         self.sentinel_ports = [free_port() for _ in range(sentinels)]
         self._servers: dict[int, subprocess.Popen[bytes]] = {}
         self._sentinels: list[subprocess.Popen[bytes]] = []
+        self._links: list[LinkProxy] = []
 
     @property
     def primary_port(self) -> int:
@@ -71,7 +115,8 @@ class ReplicatedRedis:
         primary, *replicas = self.ports
         self._servers[primary] = self._spawn(f"redis-{primary}", self._server_args(primary))
         for port in replicas:
-            args = [*self._server_args(port), "--replicaof", "127.0.0.1", str(primary)]
+            self._links.append(link := LinkProxy(primary))  # the first primary's stream, through a relay
+            args = [*self._server_args(port), "--replicaof", "127.0.0.1", str(link.port)]
             self._servers[port] = self._spawn(f"redis-{port}", args)
         for port in replicas:
             _wait(lambda p=port: self._info(p).get("master_link_status") == "up", f"replica {port} in sync")
@@ -84,7 +129,9 @@ class ReplicatedRedis:
                 f"port {port}\nbind 127.0.0.1\ndir {workdir}\nlogfile {workdir / 'sentinel.log'}\n"
                 f"sentinel monitor {MASTER} 127.0.0.1 {primary} {quorum}\n"
                 f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
-                f"sentinel failover-timeout {MASTER} 5000\n"
+                # Also how long Sentinel tolerates a replica that names another primary (the relay)
+                # before it "fixes" it; a failover itself is as quick either way.
+                f"sentinel failover-timeout {MASTER} 120000\n"
                 f"sentinel parallel-syncs {MASTER} 1\n"
             )
             self._sentinels.append(self._spawn(f"sentinel-{port}", [str(conf), "--sentinel"]))
@@ -107,6 +154,11 @@ class ReplicatedRedis:
         with Redis(port=self.sentinel_ports[0], socket_timeout=1) as client:
             _, port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
         return int(port)
+
+    def cut_replication(self) -> None:
+        """From now on the first primary's replicas get nothing more (see LinkProxy)."""
+        for link in self._links:
+            link.cut()
 
     def kill_primary(self) -> int:
         """SIGKILL the current primary (no AOF flush, no goodbye); returns its port."""
@@ -142,6 +194,8 @@ class ReplicatedRedis:
         return self.current_primary()
 
     def stop(self) -> None:
+        for link in self._links:
+            link.close()
         for process in [*self._sentinels, *self._servers.values()]:
             if process.poll() is None:
                 process.terminate()
