@@ -72,7 +72,7 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
             "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
         )
     else:
-        migrate(open_client(settings.store_url), settings.clickhouse_database)
+        migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
     processes = processes or settings.api_processes
     if processes > 1:
         serve_processes(settings, processes)

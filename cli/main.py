@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run N worker processes (ClickHouse server only)",
     )
-    commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    migrate = commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the SQL a fresh store would run (for TRACKHOUSE_CLICKHOUSE_CLUSTER if set); connect to nothing",
+    )
     status = commands.add_parser(
         "status", help="queue depth, retries, dead letters, workers, drain rate, store"
     )
@@ -158,11 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(settings, burst=args.burst, concurrency=args.concurrency)
     elif args.command == "migrate":
         from shared.store.client import open_client
-        from shared.store.migrate import migrate
+        from shared.store.migrate import dry_run, migrate
 
-        applied = migrate(open_client(settings.store_url), settings.clickhouse_database)
+        if args.dry_run:
+            print(dry_run(settings.clickhouse_database, settings.clickhouse_cluster))
+            return 0
+        applied = migrate(
+            open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
+        )
         print(f"applied {len(applied)} migration(s)" if applied else "schema up to date")
     elif args.command in ("status", "failed"):
         return _ops(args, settings)
     return 0
-

@@ -27,7 +27,7 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
         redis_url = redis_server.start()
     try:
         store = open_client(settings.store_url)
-        migrate(store, settings.clickhouse_database)
+        migrate(store, settings.clickhouse_database, settings.clickhouse_cluster)
         redis = connect(settings) if redis_server is None else connect_redis(redis_url)
         workers = WorkerThreads(redis, settings)
         workers.start()

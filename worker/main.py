@@ -32,7 +32,7 @@ def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1)
                 "--concurrency > 1 needs a ClickHouse server: chDB allows one process per data directory"
             )
         raise SystemExit(_supervise(settings, concurrency, burst=burst))
-    migrate(open_client(settings.store_url), settings.clickhouse_database)
+    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
     run_worker_process(connect(settings, patient=True), settings, burst=burst)
 
 
@@ -41,7 +41,7 @@ def child_command(burst: bool) -> list[str]:
 
 
 def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
-    migrate(open_client(settings.store_url), settings.clickhouse_database)  # the children find it done
+    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)  # the children find it done
     children = []
     for index in range(concurrency):
         env = dict(os.environ)

@@ -236,7 +236,9 @@ class SchedulerThread(threading.Thread):
 
 
 def make_writer(settings: Settings) -> EventWriter:
-    return EventWriter(open_client(settings.store_url), settings.clickhouse_database)
+    # A cluster's events table is Distributed: acknowledge an insert only once the shards have it.
+    cluster = {"distributed_foreground_insert": 1} if settings.clickhouse_cluster else {}
+    return EventWriter(open_client(settings.store_url, **cluster), settings.clickhouse_database)
 
 
 def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str | None = None) -> EventWorker:
