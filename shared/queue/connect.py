@@ -74,9 +74,10 @@ def redis_configured(settings: Settings) -> bool:
 
 
 def describe_redis(settings: Settings) -> str:
-    """Where the settings point, for logs and `trackhouse status` (no password)."""
+    """Where the settings point, for logs, `trackhouse status` and the mounted rq-dashboard
+    (which reads `redis+sentinel://` URLs); no Sentinel password."""
     if settings.redis_sentinels:
-        return f"sentinel://{','.join(settings.redis_sentinels)}/{settings.redis_sentinel_master}"
+        return f"redis+sentinel://{','.join(settings.redis_sentinels)}/{settings.redis_sentinel_master}/0"
     return settings.redis_url or ""
 
 
