@@ -14,7 +14,10 @@ the workers' merge claims (so a job may be stored twice): the test prints how mu
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -30,7 +33,7 @@ from shared.queue.jobs import events_queue
 from shared.queue.redis_server import free_port
 from shared.settings import Settings
 from tests.support.builders import basic_event
-from tests.support.processes import dump_event_ids, http, trackhouse, wait_for
+from tests.support.processes import ROOT, dump_event_ids, http, trackhouse, wait_for
 from tests.support.replication import MASTER, ReplicatedRedis
 
 pytestmark = pytest.mark.integration
@@ -163,6 +166,16 @@ def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_
                 what="the worker to drain the queue",
             )
             redis.close()
+            # The ops commands follow the Sentinels too, to the new primary.
+            status = subprocess.run(
+                [sys.executable, "-m", "cli", "status", "--json"],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert status.returncode == 0 and "redis+sentinel://" in status.stdout, status.stderr
         finally:
             stop.set()
             for process in (api, worker):

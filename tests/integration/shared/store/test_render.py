@@ -12,6 +12,7 @@ from importlib import resources
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from pydantic import ValidationError
 
 from shared.settings import Settings
 from shared.store.migrate import load_migrations, plan
@@ -162,3 +163,9 @@ def test_dry_run_prints_the_plan_as_sql(store: Client) -> None:
     expected = [s for step in plan(DB, CLUSTER) for s in step.statements]
     assert split_statements(out) == expected
     assert all(f"{statement};\n" in out + "\n" for statement in expected)  # each ends in ";"
+
+
+def test_the_cluster_name_is_a_plain_identifier() -> None:
+    with pytest.raises(ValidationError, match="plain identifier"):
+        Settings(clickhouse_cluster="c ON CLUSTER x; DROP DATABASE trackhouse")
+    assert Settings(clickhouse_cluster=" ").clickhouse_cluster is None  # compose's empty default
