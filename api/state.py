@@ -13,6 +13,7 @@ from redis import Redis
 from api.backpressure import Backpressure
 from api.client import ClientResolver
 from api.group_commit import GroupCommitter
+from api.lockout import Lockout
 from api.rate_limit import RateLimiter
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
@@ -34,6 +35,8 @@ class AppState:
     limiter: RateLimiter | None = None
     """Ingestion rate limits (api.rate_limit); None: off."""
     backpressure: Backpressure | None = None
+    admin_lockout: Lockout = field(default_factory=Lockout)
+    """Failed admin-token attempts per client (api.auth)."""
     _store: Client | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

@@ -7,12 +7,13 @@ around (that is the workers' business, not a status command's).
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import clickhouse_connect
 import orjson
@@ -85,15 +86,28 @@ def resolve_redis_url(settings: Settings) -> str | None:
     return f"unix://{socket}" if socket.is_socket() else None
 
 
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|auth", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """`url` with its password replaced, fit for a terminal or a ticket."""
+    """`url` with its password replaced, in the userinfo and in query parameters such as
+    `?password=` (redis-py and clickhouse-connect read both), fit for a terminal or a log."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    # Not urlunsplit: it turns `unix:///path` into `unix:/path`.
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else ""
+    )
 
 
 def _text(raw: bytes | str) -> str:

@@ -9,11 +9,13 @@ import logging
 from api.app import create_app
 from api.dashboard import mount_dashboard
 from api.server import serve
+from cli.status import mask_url
 from shared.queue.connect import connect, connect_redis, describe_redis, redis_configured
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from worker.recovery import reclaim_at_startup
 from worker.runner import WorkerThreads
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
         store = open_client(settings.store_url)
         migrate(store, settings.clickhouse_database, settings.clickhouse_cluster)
         redis = connect(settings) if redis_server is None else connect_redis(redis_url)
+        # Before serving: what the last run held when it died is stored within seconds, not
+        # after its leases lapse. An own redis-server has had no other worker than this process.
+        reclaim_at_startup(redis, settings, sole_worker=redis_server is not None)
         workers = WorkerThreads(redis, settings)
         workers.start()
         try:
@@ -36,8 +41,8 @@ def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
                 "trackhouse up: API on http://%s:%d, Redis %s, store %s",
                 settings.host,
                 settings.port,
-                redis_url,
-                settings.store_url,
+                mask_url(redis_url),
+                mask_url(settings.store_url),
             )
             app = create_app(settings, redis=redis, open_store=lambda: store)
             if dashboard:

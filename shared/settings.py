@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_ADMIN_TOKEN_CHARS = 16
+"""Shortest admin token accepted: it guards personal data and the dashboard."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -69,7 +71,8 @@ class Settings(BaseSettings):
 
     # --- access ---
     admin_token: SecretStr | None = None
-    """Bearer token for the read endpoints. Unset: those endpoints answer 403."""
+    """Bearer token for the read endpoints. Unset: those endpoints answer 403. At least
+    `MIN_ADMIN_TOKEN_CHARS` characters (e.g. `openssl rand -hex 16`)."""
 
     # --- queue and workers ---
     queue_name: str = "trackhouse-events"
@@ -166,13 +169,18 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default=[])
     """CIDRs of the proxies / CDN edges in front of the API: only their X-Forwarded-For and geo
     headers are believed. Empty: the TCP peer is the client and headers are ignored."""
+    client_ip_header: str = "x-forwarded-for"
+    """The one header trusted proxies put the client's address in: `x-forwarded-for` (read from
+    the right across all its lines) or a single-address header such as `x-real-ip`. Only this
+    one is read, so a client cannot send the header its proxy leaves untouched."""
     ip_storage: Literal["full", "truncated", "none"] = "full"
     """How the client IP is stored: whole, truncated (IPv4 /24, IPv6 /48) or not at all. The
     visitor hash is computed from the full IP first."""
     max_future_seconds: int = Field(default=300, ge=0)
     """An event_time further ahead than this is clamped to the receive time (and flagged)."""
-    max_past_days: int = Field(default=90, ge=1)
-    """Backfilled event_times up to this old are accepted; older ones are refused (400)."""
+    max_past_days: int = Field(default=0, ge=0)
+    """0 (default): any past event_time ClickHouse can hold (from 1900) is accepted, as imports of
+    historical clicks need. N > 0: event_times more than N days old are refused (400)."""
 
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -204,6 +212,14 @@ class Settings(BaseSettings):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
         return value
 
+    @field_validator("client_ip_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not re.match(r"^[a-z0-9-]+$", value):
+            raise ValueError("a header name: letters, digits and dashes")
+        return value
+
     @field_validator("clickhouse_database")
     @classmethod
     def _identifier(cls, value: str) -> str:
@@ -218,6 +234,8 @@ class Settings(BaseSettings):
         # `TRACKHOUSE_ADMIN_TOKEN=` (compose's default) must not mean "the empty string opens it".
         if value is None or not value.get_secret_value().strip():
             return None
+        if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_CHARS:
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
         return value
 
     @field_validator("retry_intervals_seconds")

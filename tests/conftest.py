@@ -76,7 +76,6 @@ def settings(session_dir: Path, chdb_url: str) -> Settings:
         admin_token="test-admin-token",
         retry_intervals_seconds=[0, 0],
         insert_linger_ms=0,  # tests that need it set it
-        max_past_days=3650,  # builders use fixed dates (2024) as backfills
     )
 
 

@@ -27,6 +27,7 @@ from rq.registry import FailedJobRegistry
 from shared import stats
 from shared.queue.columnar import unpack
 from shared.queue.serializer import OrjsonSerializer
+from worker.allowlist import refusal
 
 CLAIM_PREFIX = "trackhouse:merge:"
 
@@ -105,6 +106,9 @@ def gather(job: Job, merged_ids: list[str]) -> tuple[Batches, list[Job]]:
                 raise  # the running job itself: RQ records the failure
             unreadable.append(each)
             continue
+        if each is not job and refusal(each) is not None:  # not ours (worker.allowlist): not stored
+            unreadable.append(each)
+            continue
         into = batches.setdefault(tuple(columns), [[] for _ in columns])
         for values, entry in zip(into, entries, strict=True):
             values.extend(unpack(entry))
@@ -116,7 +120,9 @@ def dead_letter(queue: Queue, jobs: list[Job]) -> None:
     of failing the insert of every readable job merged with them."""
     registry = FailedJobRegistry(queue=queue)
     for unreadable in jobs:
-        registry.add(unreadable, exc_string="trackhouse: job data is not readable JSON; not stored")
+        registry.add(
+            unreadable, exc_string="trackhouse: job data is not readable JSON or not an insert job; not stored"
+        )
 
 
 def release(job: Job, merged_ids: list[str], stored_rows: int) -> None:

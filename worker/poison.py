@@ -122,7 +122,6 @@ def dead_letter(queue: Queue, rejected: Rejected, *, token: str, failure_ttl: in
     requeued or purged like any other). Its id comes from `token`: a repeated attempt of the
     job that found them writes the same letter again instead of a second one."""
     digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
-    ids = ", ".join(str(event_id) for event_id in rejected.data[list(rejected.columns).index("event_id")][:5])
     reason = f"trackhouse: ClickHouse rejected {rejected.count} event(s): {rejected.error}"
     job = Job.create(
         INSERT_EVENTS,
@@ -131,7 +130,7 @@ def dead_letter(queue: Queue, rejected: Rejected, *, token: str, failure_ttl: in
         serializer=OrjsonSerializer,
         id=f"poison{digest}-n{rejected.count}",
         origin=queue.name,
-        description=f"rejected {rejected.count} event(s): {ids}",
+        description=f"rejected {rejected.count} event(s)",  # a count: never client text (XSS)
         failure_ttl=failure_ttl,
         meta={"rejected_by": token.split(":", 1)[0], "reason": reason},
     )

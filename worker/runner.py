@@ -35,8 +35,9 @@ from shared.queue.jobs import events_queue
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.store.client import open_client
+from worker.allowlist import dead_letter_refused, refusal
 from worker.jobs import JobContext, bind
-from worker.recovery import recover_abandoned, recover_stranded
+from worker.recovery import reclaim_at_startup, recover_abandoned, recover_stranded
 from worker.writer import EventWriter, Writer
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ class EventWorker(SimpleWorker):
     dequeue is cut into `_POLL_SECONDS` slices so `stop()` takes effect within one.
     """
 
-    def __init__(self, *args: Any, in_thread: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, in_thread: bool = False, failure_ttl_seconds: int = 30 * 86_400, **kwargs: Any
+    ) -> None:
+        self._failure_ttl_seconds = failure_ttl_seconds
         if in_thread:  # SIGALRM-based job timeouts only work in the main thread
             self.death_penalty_class = TimerDeathPenalty
         super().__init__(*args, **kwargs)
@@ -69,7 +73,11 @@ class EventWorker(SimpleWorker):
         self._stop_requested = True
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """SimpleWorker's execute_job, with a keep-alive beside the job (see `Keepalive`)."""
+        """SimpleWorker's execute_job, with a keep-alive beside the job (see `Keepalive`).
+        A job that is not one of ours is refused unrun (`worker.allowlist`)."""
+        if (reason := refusal(job)) is not None:
+            dead_letter_refused(job, queue, reason, failure_ttl=self._failure_ttl_seconds)
+            return
         self._forget_dead_executions(job)
         execution = self.prepare_execution(job)
         with Keepalive(self, queue, execution):
@@ -248,6 +256,7 @@ def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str 
         serializer=OrjsonSerializer,
         worker_ttl=settings.worker_ttl_seconds,
         in_thread=in_thread,
+        failure_ttl_seconds=settings.failure_ttl_seconds,
         name=name,
     )
 
@@ -259,6 +268,7 @@ def run_worker_process(
     finishes the current job, a second one abandons it to be retried), plus a scheduler.
     `writer`: the store seam (the chaos harness wraps the real one to inject faults)."""
     bind(JobContext.from_settings(writer or make_writer(settings), settings))
+    reclaim_at_startup(redis, settings, sole_worker=False)  # jobs of workers found dead
     if settings.worker_metrics_port:
         metrics.start_worker_server(settings.worker_metrics_port, settings.worker_metrics_host)
     scheduler = SchedulerThread(redis, settings)

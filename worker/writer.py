@@ -65,7 +65,9 @@ class EventWriter:
             prepared,
             column_names=list(columns),
             column_oriented=True,
-            settings={"insert_deduplication_token": token},
+            # A backfill batch may span more months (partitions) than ClickHouse's default
+            # guard of 100 per insert; the parts it makes are the same split or not.
+            settings={"insert_deduplication_token": token, "max_partitions_per_insert_block": 0},
         )
         elapsed = time.perf_counter() - started
         metrics.observe_insert(rows, elapsed)

@@ -4,7 +4,7 @@ client sent.
 
 In the API, per event, after validation (`Enricher.apply`):
 - event_time: more than `max_future_seconds` ahead is clamped to the receive time and
-  flagged (`event_time_clamped`); older than `max_past_days` is refused (400).
+  flagged (`event_time_clamped`); with `max_past_days` > 0, older is refused (400).
 - user agent -> device_type, browser, os, is_bot (cached per UA string); bots may be dropped.
 - country/city: trusted CDN headers (api.client), else the offline IP database (country).
 - visitor_id: a hash of IP, user agent and project/team under the day's salt.
@@ -17,11 +17,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
+from shared.event import useragent
 from shared.event.errors import EventError
 from shared.event.parse import RequestContext
+from shared.event.times import iso
 from shared.event.useragent import parse_user_agent
 from shared.event.visitors import DailySalt, visitor_id
 from shared.ids import new_uuid
@@ -30,10 +32,6 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 DROPPED_BOT = "bot"
-
-
-def _iso(value: datetime) -> str:
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def truncate_ip(ip: str) -> str:
@@ -60,9 +58,12 @@ class Enricher:
         self._settings = settings
         self._salt = salt if settings.visitor_hash else None
         self._future = timedelta(seconds=settings.max_future_seconds)
-        self._past = timedelta(days=settings.max_past_days)
+        # No past limit by default: the field itself bounds times to what DateTime64(3) holds.
+        self._past = timedelta(days=settings.max_past_days) if settings.max_past_days else None
         self._limits_for = ""
         self._cached_limits = ("", "")
+        if settings.enrich_user_agent:
+            useragent.load()  # compile the rules now (~0.5 s), not on the first request
 
     def apply(self, row: dict[str, Any], context: RequestContext) -> str | None:
         """Fill `row` in place; return why it is dropped (e.g. "bot"), or None to keep it.
@@ -110,7 +111,8 @@ class Enricher:
         # Once per request, not per event: a /batch shares its receive time.
         if self._limits_for != context.received_iso:
             received = context.received_at.astimezone(UTC)
-            self._cached_limits = (_iso(received + self._future), _iso(received - self._past))
+            earliest = iso(received - self._past) if self._past is not None else ""  # "" sorts first
+            self._cached_limits = (iso(received + self._future), earliest)
             self._limits_for = context.received_iso
         return self._cached_limits
 

@@ -1,22 +1,28 @@
 """Classify a User-Agent header: device type, browser and OS families, bot or not.
 
 `parse_user_agent(ua)` is the only entry point. The work is done by the maintained
-`user_agents` / `ua-parser` rule sets, not by regexes of our own, so new browsers and
-crawlers arrive with a dependency upgrade.
+ua-parser rule set (`ua_parser_builtins`) and `user_agents`' classification on top of it
+(mobile, tablet, pc, bot), not by regexes of our own, so new browsers and crawlers arrive
+with a dependency upgrade.
 
-Cost (timeit on the dev machine: 2 vCPUs, Python 3.11, ua-parser's pure-Python resolver):
-uncached 0.2-0.9 ms per call for real UAs (curl ~0.24 ms, Chrome/Windows ~0.9 ms), ~2 ms for
-512 chars of garbage; cached ~0.12 us. UA strings repeat heavily, hence the LRU cache.
-Parsed whole, a 100 KB header would cost ~0.3 s, hence the `MAX_UA_CHARS` prefix. Importing
-the rule tables costs ~0.14 s once: import this module at start-up, not on a request.
+Speed matters for safety, not only throughput: parsing runs on the API's event loop, and an
+attacker rotating agents defeats any cache. `user_agents` parses with ua-parser's legacy
+pure-Python matcher (~1-5 ms an agent: a /batch of 1,000 distinct agents held the loop 4.9 s);
+here ua-parser's fastest installed resolver (`ua-parser-rs`, Rust) parses instead, ~35 us,
+and `user_agents` only classifies the result. `python -m bench.useragent` measures it.
+Cached ~0.12 us; UA strings repeat heavily, hence the LRU cache. The `MAX_UA_CHARS` prefix
+bounds the cost of a huge header. Compiling the rules costs ~0.5 s once: `load()` at start-up
+(the Enricher does), not on a request.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import user_agents
+from ua_parser import BestAvailableResolver, Parser, load_builtins
+from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
 MAX_UA_CHARS = 512
 """Only this prefix is parsed and used as the cache key: real UAs (even in-app browsers
@@ -47,6 +53,45 @@ class UserAgentInfo:
 
 _EMPTY = UserAgentInfo(device_type="", browser="", os="", is_bot=False)
 
+_parser: Parser | None = None
+_parser_lock = threading.Lock()
+
+
+def load() -> Parser:
+    """The ua-parser parser over the fastest resolver installed, built once (~0.5 s)."""
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = Parser(BestAvailableResolver(load_builtins()))  # no cache of its own: ours
+        return _parser
+
+
+def resolver_name() -> str:
+    """Which ua-parser resolver parses (`ua_parser.regex`: ua-parser-rs; `basic`: pure Python)."""
+    return f"{BestAvailableResolver.__module__}.{BestAvailableResolver.__qualname__}"
+
+
+class _ClassifiedAgent(UserAgent):  # type: ignore[misc]
+    """`user_agents`' UserAgent (is_mobile, is_tablet, is_pc, is_bot) built from a ua-parser
+    result, instead of its own call to the legacy pure-Python matcher. Unknown parts are
+    "Other", as that matcher reports them."""
+
+    def __init__(self, user_agent: str) -> None:
+        result = (_parser or load()).parse(user_agent)
+        browser, os, device = result.user_agent, result.os, result.device
+        self.ua_string = user_agent
+        self.browser = (
+            parse_browser(browser.family, browser.major, browser.minor, browser.patch, browser.patch_minor)
+            if browser
+            else parse_browser("Other")
+        )
+        self.os = (
+            parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor)
+            if os
+            else parse_operating_system("Other")
+        )
+        self.device = parse_device(device.family, device.brand, device.model) if device else parse_device("Other", None, None)
+
 
 def parse_user_agent(user_agent: str) -> UserAgentInfo:
     """Classify `user_agent`; never raises on any string (garbage gives empty fields)."""
@@ -59,7 +104,7 @@ def _parse_prefix(user_agent: str) -> UserAgentInfo:
     # lru_cache is thread-safe; two threads missing on the same key both parse, harmlessly.
     if not user_agent.strip():
         return _EMPTY
-    ua = user_agents.parse(user_agent)
+    ua = _ClassifiedAgent(user_agent)
     browser = _family(ua.browser.family)
     os = _family(ua.os.family)
     # Order matters: Googlebot's smartphone crawler is also "mobile", and a bot must win.

@@ -54,10 +54,11 @@ def job_rows(job: Job) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def _describe(rows: list[dict[str, Any]], shown: int = 5) -> str:
-    """What rq-dashboard lists for the job: how many events, and the first ids."""
-    ids = ", ".join(str(row["event_id"]) for row in rows[:shown])
-    return f"insert {len(rows)} event(s): {ids}{', …' if len(rows) > shown else ''}"
+def describe(rows: list[dict[str, Any]]) -> str:
+    """What rq-dashboard lists for the job: a count, never client text. rq-dashboard renders
+    descriptions into its pages unescaped, so an event_id such as `<img src=x onerror=…>` would
+    run script in the operator's session (the ids are in the job itself: `trackhouse failed`)."""
+    return f"insert {len(rows)} event(s)"
 
 
 def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -> Job:
@@ -69,6 +70,6 @@ def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -
         job_timeout=settings.job_timeout_seconds,
         result_ttl=settings.result_ttl_seconds,
         failure_ttl=settings.failure_ttl_seconds,
-        description=_describe(rows),
+        description=describe(rows),
         job_id=job_id_for(rows),
     )

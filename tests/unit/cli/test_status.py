@@ -125,6 +125,10 @@ def test_passwords_are_masked() -> None:
     assert mask_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
     assert mask_url("http://default:s3cret@ch:8123") == "http://default:***@ch:8123"
     assert mask_url("unix:///tmp/redis.sock") == "unix:///tmp/redis.sock"
+    # Both clients also take the password as a query parameter: it was printed as given.
+    assert mask_url("redis://redis:6379/0?password=s3cret&db=0") == "redis://redis:6379/0?password=***&db=0"
+    assert mask_url("unix:///tmp/redis.sock?password=s3cret") == "unix:///tmp/redis.sock?password=***"
+    assert mask_url("http://ch:8123/?user=u&password=s3cret") == "http://ch:8123/?user=u&password=***"
 
 
 def test_redis_is_the_configured_one_else_the_embedded_socket(short_dir: Path) -> None:

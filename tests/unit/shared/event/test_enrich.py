@@ -140,8 +140,14 @@ def test_future_times_are_clamped_and_flagged(fake_redis: Redis) -> None:
     assert near["event_time"] == "2026-03-04T12:01:00.000Z" and near["event_time_clamped"] is False
 
 
-def test_backfills_are_accepted_within_the_window_only(fake_redis: Redis) -> None:
-    row, _ = enrich(basic_event(event_time=(NOW - timedelta(days=30)).isoformat()), fake_redis)
+def test_any_past_time_is_accepted_by_default(fake_redis: Redis) -> None:
+    for when in ("2019-06-01T08:30:00Z", "1901-01-01T00:00:00Z", "1900-01-01T00:00:00Z"):
+        row, _ = enrich(basic_event(event_time=when), fake_redis)
+        assert row["event_time"] == when.replace(":00Z", ":00.000Z")
+
+
+def test_an_optional_past_window_refuses_older_backfills(fake_redis: Redis) -> None:
+    row, _ = enrich(basic_event(event_time=(NOW - timedelta(days=30)).isoformat()), fake_redis, max_past_days=90)
     assert row["event_time"].startswith("2026-02-02")
     with pytest.raises(EventError, match="event_time: more than 90 days in the past"):
-        enrich(basic_event(event_time=(NOW - timedelta(days=91)).isoformat()), fake_redis)
+        enrich(basic_event(event_time=(NOW - timedelta(days=91)).isoformat()), fake_redis, max_past_days=90)
