@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     """The primary's name as the Sentinels know it (`sentinel monitor <name> …`)."""
     redis_sentinel_password: SecretStr | None = None
     """Password of the Sentinels themselves (`requirepass` in sentinel.conf), if any."""
+    redis_password: SecretStr | None = None
+    """With REDIS_SENTINELS: the password of the primary and replicas they name (`requirepass`).
+    With REDIS_URL the password goes in the URL."""
     redis_min_replicas_ack: int = Field(default=0, ge=0, le=16)
     """The API answers 201 only once `WAIT` confirms this many replicas hold the job (0: the
     primary's acknowledgement is enough; a failover may then lose what it had not replicated)."""
@@ -227,6 +230,11 @@ class Settings(BaseSettings):
         if not _IDENTIFIER.match(value):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
         return value
+
+    @field_validator("redis_password", "redis_sentinel_password")
+    @classmethod
+    def _blank_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
     @field_validator("admin_token")
     @classmethod

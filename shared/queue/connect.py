@@ -88,9 +88,10 @@ def connect(settings: Settings, *, patient: bool = False) -> Redis:
         if not settings.redis_url:
             raise ValueError("no Redis configured: set TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS")
         return connect_redis(settings.redis_url, patient=patient)
-    password = settings.redis_sentinel_password
+    password, nodes = settings.redis_sentinel_password, settings.redis_password
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         [_host_port(address) for address in settings.redis_sentinels],
+        password=nodes.get_secret_value() if nodes else None,
         sentinel_kwargs={
             "password": password.get_secret_value() if password else None,
             "socket_connect_timeout": 0.5,

@@ -44,7 +44,7 @@ def mounted(service: dict[str, Any], target: str) -> Path:
 def app_settings(service: dict[str, Any]) -> Settings:
     """The Settings the service's environment builds, secrets interpolated as compose would."""
     env = {
-        k: re.sub(r"\$\{[A-Z_]+(?::-([^}]*)|[^}]*)\}", lambda m: m[1] or "secret", str(v))
+        k: re.sub(r"\$\{[A-Z_]+(?::-([^}]*)|[^}]*)\}", lambda m: m[1] or "interpolated-secret-value", str(v))
         for k, v in service["environment"].items()
     }
     prefix = "TRACKHOUSE_"
@@ -140,7 +140,32 @@ def test_only_the_api_and_a_loopback_dashboard_are_published(services: dict[str,
     published = {name: service["ports"] for name, service in services.items() if "ports" in service}
     assert published == {"api": ["8000:8000"], "rq-dashboard": ["127.0.0.1:9181:9181"]}
     assert "--json" in command_line(services["rq-dashboard"]).split()
-    assert "redis+sentinel://sentinel-1:26379" in command_line(services["rq-dashboard"])
+    dashboard = services["rq-dashboard"]["environment"]
+    assert dashboard["RQ_DASHBOARD_REDIS_URL"].startswith("redis+sentinel://:${REDIS_PASSWORD:?")
+    assert re.match(r"^\$\{RQ_DASHBOARD_PASSWORD:\?[^}]+\}$", dashboard["RQ_DASHBOARD_PASSWORD"])
+
+
+def test_redis_needs_a_required_password_everywhere(services: dict[str, dict[str, Any]]) -> None:
+    # A JSON job can name any function: whoever writes to Redis must hold its password.
+    for name in ("redis-primary", "redis-replica"):
+        line = command_line(services[name])
+        assert services[name]["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+        # masterauth too: after a failover either node replicates from the other.
+        assert '--requirepass "$$REDIS_PASSWORD"' in line and '--masterauth "$$REDIS_PASSWORD"' in line
+        assert "$$REDIS_PASSWORD" in " ".join(services[name]["healthcheck"]["test"])
+        assert re.search(r"--maxmemory \S+", line) and "--maxmemory-policy noeviction" in line
+    for name in SENTINELS:  # Sentinel must authenticate to the primary it watches
+        assert 'sentinel auth-pass trackhouse "%s"' in command_line(services[name])
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["TRACKHOUSE_REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+        assert app_settings(services[name]).redis_password is not None
+
+
+def test_no_secret_on_a_command_line(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        arguments = command_line(service) if "command" in service else ""
+        assert not re.search(r"--(?:password|token)\b", arguments), name
+        assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN|SECRET)", arguments), name
 
 
 def test_no_secret_literals(services: dict[str, dict[str, Any]]) -> None:
@@ -149,7 +174,9 @@ def test_no_secret_literals(services: dict[str, dict[str, Any]]) -> None:
             if re.search(r"PASSWORD|TOKEN|SECRET", key):
                 assert VARIABLE.match(str(value)), f"{name}.{key} is a literal"
             if "://" in str(value) and "@" in str(value):
-                assert "${CLICKHOUSE_PASSWORD:?" in str(value), f"{name}.{key} embeds a literal password"
+                assert re.search(r"\$\{[A-Z_]+PASSWORD:\?", str(value)), (
+                    f"{name}.{key} embeds a literal password"
+                )
         for secret in re.findall(
             r"--(?:password|token)[ =](\$\{[^}]*\}|\S+)",
             command_line(service) if "command" in service else "",

@@ -36,3 +36,10 @@ def test_nothing_configured() -> None:
 def test_sentinel_password_is_a_secret() -> None:
     settings = Settings(redis_sentinels=["s:26379"], redis_sentinel_password="hunter2")
     assert "hunter2" not in repr(settings)
+
+
+def test_the_nodes_password_reaches_the_primary_connections_only() -> None:
+    settings = Settings(redis_sentinels=["s:26379"], redis_password="nodes-secret", redis_sentinel_password="")
+    pool = connect(settings).connection_pool
+    assert pool.connection_kwargs["password"] == "nodes-secret"
+    assert pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs.get("password") is None
