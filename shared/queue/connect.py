@@ -25,9 +25,10 @@ from redis.sentinel import Sentinel, SentinelManagedConnection
 from shared.settings import Settings
 
 _API_RETRIES = 3
-"""~1 s of retries: a blip is ridden out, an outage answers 500 quickly."""
-_WORKER_RETRIES = 40
-"""~20 s of retries (backoff capped at 0.5 s): longer than a Sentinel failover."""
+"""Under a second of retries: a blip is ridden out, an outage answers 500 quickly."""
+_WORKER_RETRIES = 80
+"""~20 s of retries (full jitter up to 0.5 s, ~0.25 s each): longer than a Sentinel failover
+(~2.5 s here with `down-after-milliseconds 1000`, ~7 s with the compose cluster's 5000)."""
 
 
 class _SentinelConnection(SentinelManagedConnection):
