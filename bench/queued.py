@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -245,14 +246,17 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
 
 
 def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> None:
-    port, primary_port = free_port(), primary_url.rsplit(":", 1)[1].split("/")[0]
+    """A replica of the bench's primary, with the primary's (random) password on both sides."""
+    port, primary = free_port(), urlsplit(primary_url)
+    password = primary.password or ""
     (workdir / "replica").mkdir()
     argv = [
         find_redis_server(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir / "replica"),
-        "--appendonly", "yes", "--save", "", "--replicaof", "127.0.0.1", primary_port,
+        "--appendonly", "yes", "--save", "", "--replicaof", "127.0.0.1", str(primary.port),
+        *(["--masterauth", password, "--requirepass", password] if password else []),
     ]  # fmt: skip
     procs.start("replica", argv, clean_env({}), workdir / "replica.log")
-    replica = Redis(port=port)
+    replica = Redis(port=port, password=password or None)
     deadline = time.monotonic() + 30
     while not _synced(replica):
         if time.monotonic() > deadline:
