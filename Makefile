@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench fuzz chaos clean
+.PHONY: run test lint bench bench-query fuzz chaos mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,20 @@ fuzz: $(BIN)/.installed-embedded,dev
 chaos: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m tests.chaos.run --report $(CHAOS_ARGS)
 
+## Break each delivery guarantee on purpose (tests/mutations/run.py), in a temporary copy, and
+## check that a test fails for each; ~5 min. MUTATE_ARGS="--only random-insert-token".
+mutate: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m tests.mutations.run $(MUTATE_ARGS)
+
 ## Benchmark every design on this machine (wrk needed); prints one table, rewrites BENCHMARKS.md.
 bench: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.run
+
+## The query API: 10 M synthetic events (QUERY_EVENTS=N for another count) straight into chDB,
+## the dashboard's questions through POST /api/query vs plain FINAL SQL, and /track under two
+## query loops (wrk); prints a table and rewrites its section of BENCHMARKS.md. ~10 min.
+bench-query: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m bench.query --events $${QUERY_EVENTS:-10000000}
 
 lint: $(BIN)/.installed-embedded,dev
 	$(BIN)/ruff check api worker shared cli tests bench

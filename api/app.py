@@ -10,6 +10,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,19 +19,31 @@ from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
 from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
+from api.reads import ReadSide
 from api.responses import error
-from api.routes import batch, events, health, metrics, track
+from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker
+from api.routes.docs import DocsSecurityHeaders
 from api.state import AppState
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
 from shared.event.visitors import DailySalt
+from shared.query.engine import ClientEngine, ReadEngine
 from shared.queue.jobs import events_queue
 from shared.settings import Settings
+from shared.store.client import open_client
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Client]) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    redis: Redis,
+    open_store: Callable[[], Client],
+    read_engine: ReadEngine | None = None,
+) -> FastAPI:
+    """`read_engine`: where /api/query and /api/export run; default: clients of this process
+    on the configured store (chDB: the engine this process owns), one per query slot."""
     committer = GroupCommitter(events_queue(redis, settings), settings)
     backpressure = Backpressure(redis, settings)
     limiter = RateLimiter.from_settings(redis, settings)
@@ -45,7 +58,10 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
         if limiter is not None:
             limiter.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN (README "Browser").
+    app = FastAPIOffline(
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},  # no schema upload to swagger.io
         title="trackhouse",
         summary="Event-tracking ingestion: validate, queue on Redis, store in ClickHouse.",
         version="0.1.0",
@@ -59,6 +75,7 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     guard = IngestGuard(state.resolver, state.write_keys, limiter)
     app.include_router(track.router)
     app.include_router(batch.router)
+    app.add_middleware(DocsSecurityHeaders)  # innermost: the ingestion fast path never meets it
     app.add_middleware(
         IngestFastPath,
         handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch},
@@ -69,6 +86,14 @@ def create_app(settings: Settings, *, redis: Redis, open_store: Callable[[], Cli
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.state.reads = ReadSide.build(
+        settings,
+        read_engine or ClientEngine(lambda: open_client(settings.store_url), settings.query_concurrency),
+    )
+    app.include_router(query.router)
+    app.include_router(export.router)
+    app.include_router(tracker.router)
+    app.include_router(dashboard.router)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
     @app.exception_handler(RequestValidationError)

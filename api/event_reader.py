@@ -1,8 +1,16 @@
-"""Reading one stored event back, in the request's field names and types."""
+"""Reading one stored event back, in the request's field names and types.
+
+An event_id is unique only within its team and project (clients choose their ids), so a
+lookup by id alone can find events of several teams or projects. It then returns none of
+them but the scopes it found (`Ambiguous`), and the caller narrows the lookup by team_id and
+project_id. Within one scope, copies that did not collapse (sent with another link or day,
+so another sorting key) are read first-received first, as deduplication keeps them.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +19,15 @@ from clickhouse_connect.driver.client import Client
 from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
 
 _READ_COLUMNS = (*EVENT_COLUMNS, "inserted_at")
+MAX_SCOPES = 10
+"""Scopes listed when an id is ambiguous."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """The id names events of more than one (team_id, project_id); at most MAX_SCOPES listed."""
+
+    scopes: list[dict[str, str]]
 
 
 def _iso(value: datetime) -> str:
@@ -18,16 +35,39 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def find_event(client: Client, database: str, event_id: str) -> dict[str, Any] | None:
-    """The stored row for `event_id`, or None. FINAL collapses a re-sent event_id."""
+def find_event(
+    client: Client,
+    database: str,
+    event_id: str,
+    *,
+    team_id: str | None = None,
+    project_id: str | None = None,
+) -> dict[str, Any] | Ambiguous | None:
+    """The stored event `event_id` (in the given team / project, when given), or None, or the
+    scopes it names when it is not one event. FINAL collapses re-sent copies to the first."""
+    where = ["event_id = {event_id:String}"]
+    parameters = {"event_id": event_id}
+    if team_id is not None:
+        where.append("team_id = {team_id:String}")
+        parameters["team_id"] = team_id
+    if project_id is not None:
+        where.append("project_id = {project_id:String}")
+        parameters["project_id"] = project_id
+    # The first-received row of each scope, scopes in a stable order; one more than listed.
     result = client.query(
-        f"SELECT {', '.join(_READ_COLUMNS)} FROM {database}.events FINAL "
-        "WHERE event_id = {event_id:String} LIMIT 1",
-        parameters={"event_id": event_id},
+        f"SELECT {', '.join(_READ_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(where)} "
+        "ORDER BY team_id, project_id, received_at, inserted_at "
+        f"LIMIT 1 BY team_id, project_id LIMIT {MAX_SCOPES + 1}",
+        parameters=parameters,
     )
-    if not result.result_rows:
+    rows = [dict(zip(_READ_COLUMNS, row, strict=True)) for row in result.result_rows]
+    if not rows:
         return None
-    event = dict(zip(_READ_COLUMNS, result.result_rows[0], strict=True))
+    if len(rows) > 1:
+        return Ambiguous(
+            [{"team_id": r["team_id"], "project_id": r["project_id"]} for r in rows[:MAX_SCOPES]]
+        )
+    event = rows[0]
     for name, value in event.items():
         if isinstance(value, datetime):
             event[name] = _iso(value)

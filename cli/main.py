@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "status", help="queue depth, retries, dead letters, workers, drain rate, store"
     )
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    from cli.query import add_arguments
+
+    add_arguments(
+        commands.add_parser("query", help="metrics from the running API (POST /api/query), as a table")
+    )
     failed = commands.add_parser("failed", help="dead letters: jobs that used up their retries")
     actions = failed.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="failed jobs, oldest first")
@@ -172,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
         )
         print(f"applied {len(applied)} migration(s)" if applied else "schema up to date")
+    elif args.command == "query":
+        from cli.query import run
+
+        return run(args, settings)
     elif args.command in ("status", "failed"):
         return _ops(args, settings)
     return 0

@@ -134,6 +134,39 @@ class Settings(BaseSettings):
     rate_limit_key_burst: int = Field(default=1000, ge=1)
     """Requests a write key may send at once before its per-second rate applies."""
 
+    # --- read side: /api/query and /api/export (see README "Query API") ---
+    read_keys: dict[str, str] = Field(default={}, repr=False)
+    """Read key -> project_id (JSON object): `Authorization: Bearer <key>` on the read endpoints
+    sees only that project's events. The admin token sees every project."""
+    query_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    """Longest one /api/query may run in the store (408 after)."""
+    export_timeout_seconds: float = Field(default=600, gt=0, le=86_400)
+    """Longest one /api/export may run (a large export streams for a while)."""
+    query_concurrency: int = Field(default=2, ge=1, le=64)
+    """Reads running at once per process; more wait up to QUERY_WAIT_SECONDS, then get 429."""
+    query_wait_seconds: float = Field(default=2, ge=0, le=60)
+    """How long a read waits for a free slot before 429 + Retry-After."""
+    query_max_threads: int = Field(default=1, ge=0, le=256)
+    """Engine threads one read may use (0: the engine's default, every core). 1 keeps a query
+    from taking every core from ingestion on a small machine (see BENCHMARKS.md)."""
+    query_thread_nice: int = Field(default=19, ge=0, le=19)
+    """Nice value of the store's threads while they run a read (ClickHouse os_thread_priority):
+    reads yield CPU to ingestion; on an idle machine they run at full speed (BENCHMARKS.md)."""
+    query_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Most result rows one /api/query returns (its `limit`, and time buckets)."""
+    query_max_rows_to_read: int = Field(default=1_000_000_000, ge=0)
+    """Most stored rows one read may scan (0: no cap); over it, 400."""
+    query_max_bytes_to_read: int = Field(default=100 * 2**30, ge=0)
+    """Most bytes one read may scan (0: no cap); over it, 400."""
+
+    @field_validator("read_keys")
+    @classmethod
+    def _read_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        keys = {key.strip(): project.strip() for key, project in value.items()}
+        if len(keys) != len(value) or not all(keys) or not all(keys.values()):
+            raise ValueError("read keys and their project ids must be non-empty and distinct")
+        return keys
+
     @field_validator("cors_allow_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from tests.support.audit import WRITE_SETTINGS, freeze_merges
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,7 @@ def chdb_url(session_dir: Path) -> str:
 
 @pytest.fixture(scope="session")
 def store(chdb_url: str) -> Client:
-    return open_client(chdb_url)
+    return open_client(chdb_url, **WRITE_SETTINGS)  # duplicates within an insert stay visible
 
 
 @pytest.fixture
@@ -81,6 +82,8 @@ def settings(session_dir: Path, chdb_url: str) -> Settings:
 
 @pytest.fixture
 def migrated(store: Client, settings: Settings) -> Iterator[Client]:
+    """The test's database, migrated, its events table frozen (no merges: counts see every insert)."""
     migrate(store, settings.clickhouse_database)
+    freeze_merges(store, settings.clickhouse_database)
     yield store
     store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")

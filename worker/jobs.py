@@ -6,6 +6,7 @@ jobs need here before it starts working (`bind`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from shared.settings import Settings
 from worker import merge, poison
 from worker.writer import Writer, epoch_ms
 
+log = logging.getLogger(__name__)
 _bound = threading.local()
 
 
@@ -120,7 +122,14 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     _linger(job, context.linger_seconds)
     queue_key = Queue(job.origin, connection=job.connection).key
     budget = context.insert_max_rows - (len(data[0]) if data else 0)
-    merged = merge.claim(job, queue_key, budget, context.claim_ttl_seconds)
+    try:
+        merged = merge.claim(job, queue_key, budget, context.claim_ttl_seconds)
+    except merge.ClaimedElsewhere as claimed:
+        # A second queue entry of a job another insert holds: that insert stores these rows
+        # and reads them from this job's hash, which RQ must keep until then (not delete now).
+        job.result_ttl = context.claim_ttl_seconds
+        log.info("job %s skipped: %s", job.id, claimed, extra={"job_id": job.id})
+        return 0
     if context.min_replicas_ack:  # a claim lost in a failover would change the token: duplicates
         require_replicas(job.connection, context.min_replicas_ack, context.replica_ack_timeout_ms)
     if merged:

@@ -31,33 +31,57 @@ from worker.allowlist import refusal
 
 CLAIM_PREFIX = "trackhouse:merge:"
 
-# KEYS[1] queue list, KEYS[2] claim record of the running job.
-# ARGV[1] events budget, ARGV[2] job key prefix, ARGV[3] claim key prefix, ARGV[4] record TTL.
+OWNER_PREFIX = CLAIM_PREFIX + "by:"
+"""`<prefix><id>` -> the id of the job that claimed job <id> (lives as long as its claim)."""
+
+# KEYS[1] queue list, KEYS[2] claim record of the running job, KEYS[3] its owner marker.
+# ARGV[1] events budget, ARGV[2] job key prefix, ARGV[3] claim key prefix, ARGV[4] record TTL,
+# ARGV[5] the running job's id, ARGV[6] owner marker prefix.
 # Takes ids from the head while they are fresh (no claim record of their own: a job that
 # ran before may have stored its rows under its own token) and fit the budget.
+# An id can be queued twice: redis-py retries an enqueue whose reply a Redis restart lost,
+# after Redis had run it. So a second entry of the running job or of a job claimed by anyone
+# is dropped, and a running job that another one claimed returns '@<owner>' (its rows are
+# the owner's to store).
 _CLAIM = """
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[5] then return '@' .. owner end
 local existing = redis.call('GET', KEYS[2])
 if existing then return existing end
 local budget = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[4])
 local claimed = {}
 while budget > 0 do
   local id = redis.call('LINDEX', KEYS[1], 0)
   if not id then break end
-  if redis.call('EXISTS', ARGV[3] .. id) == 1 then break end
-  local n = tonumber(string.match(id, '%-n(%d+)$')) or 1
-  if n > budget then break end
-  redis.call('LPOP', KEYS[1])
-  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
-    -- A claimed job lives as long as the record naming it, never longer (no orphans).
-    redis.call('EXPIRE', ARGV[2] .. id, tonumber(ARGV[4]))
-    claimed[#claimed + 1] = id
-    budget = budget - n
+  if id == ARGV[5] or redis.call('EXISTS', ARGV[6] .. id) == 1 then
+    redis.call('LPOP', KEYS[1])  -- a second entry of a job some insert already holds
+  else
+    if redis.call('EXISTS', ARGV[3] .. id) == 1 then break end
+    local n = tonumber(string.match(id, '%-n(%d+)$')) or 1
+    if n > budget then break end
+    redis.call('LPOP', KEYS[1])
+    if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+      -- A claimed job lives as long as the record naming it, never longer (no orphans).
+      redis.call('EXPIRE', ARGV[2] .. id, ttl)
+      redis.call('SET', ARGV[6] .. id, ARGV[5], 'EX', ttl)
+      claimed[#claimed + 1] = id
+      budget = budget - n
+    end
   end
 end
 local record = table.concat(claimed, ',')
-redis.call('SET', KEYS[2], record, 'EX', tonumber(ARGV[4]))
+redis.call('SET', KEYS[2], record, 'EX', ttl)
 return record
 """
+
+
+class ClaimedElsewhere(Exception):
+    """The running job's id was queued twice and another job claimed it: that one stores it."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(f"claimed by job {owner}")
+        self.owner = owner
 
 
 def insert_token(job: Job, merged_ids: list[str]) -> str:
@@ -69,20 +93,26 @@ def insert_token(job: Job, merged_ids: list[str]) -> str:
 
 
 def claim(job: Job, queue_key: str, budget_events: int, ttl_seconds: int) -> list[str]:
-    """Ids of the jobs merged into `job`: claimed now, or as recorded by an earlier attempt."""
+    """Ids of the jobs merged into `job`: claimed now, or as recorded by an earlier attempt.
+    Raises ClaimedElsewhere when another job's insert holds `job` (a second queue entry)."""
     redis: Redis = job.connection
     record = redis.eval(
         _CLAIM,
-        2,
+        3,
         queue_key,
         CLAIM_PREFIX + job.id,
+        OWNER_PREFIX + job.id,
         max(budget_events, 0),
         Job.redis_job_namespace_prefix,
         CLAIM_PREFIX,
         ttl_seconds,
+        job.id,
+        OWNER_PREFIX,
     )
     text = record.decode() if isinstance(record, bytes) else str(record)
-    return [job_id for job_id in text.split(",") if job_id]
+    if text.startswith("@"):
+        raise ClaimedElsewhere(text[1:])
+    return list(dict.fromkeys(job_id for job_id in text.split(",") if job_id and job_id != job.id))
 
 
 Batches = dict[tuple[str, ...], list[list[Any]]]
@@ -129,7 +159,7 @@ def release(job: Job, merged_ids: list[str], stored_rows: int) -> None:
     """After A's insert succeeded: the merged jobs are done; drop them and the record."""
     with job.connection.pipeline(transaction=False) as pipe:
         for job_id in merged_ids:
-            pipe.delete(Job.redis_job_namespace_prefix + job_id)
+            pipe.delete(Job.redis_job_namespace_prefix + job_id, OWNER_PREFIX + job_id)
         pipe.delete(CLAIM_PREFIX + job.id)
         stats.record_stored(pipe, stored_rows)
         pipe.execute()

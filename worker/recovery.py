@@ -103,6 +103,8 @@ def reclaim_at_startup(redis: Redis, settings: Settings, *, sole_worker: bool) -
         if job.worker_name in alive:
             continue
         with redis.pipeline() as pipe:
+            # Killed after registering the execution but before marking the job started, it is
+            # still "queued" and in the intermediate list: recover_stranded puts it back.
             if job.get_status(refresh=False) == JobStatus.STARTED:
                 if job.retries_left:
                     job.retries_left -= 1
@@ -117,8 +119,8 @@ def reclaim_at_startup(redis: Redis, settings: Settings, *, sole_worker: bool) -
                         exc_string="its worker died with it, on its last attempt",
                         pipeline=pipe,
                     )
+                pipe.lrem(queue.intermediate_queue_key, 0, job.id)  # killed before RQ removed it
             execution.delete(job, pipe)  # its record, registry entries and worker set
-            pipe.lrem(queue.intermediate_queue_key, 0, job.id)  # killed before RQ removed it there
             pipe.execute()
     if sole_worker:
         reclaimed += recover_stranded(redis, settings, after_seconds=0)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import check_admin
-from api.event_reader import find_event
-from api.responses import ErrorBody, error
+from api.event_reader import Ambiguous, find_event
+from api.responses import ErrorBody, error, json_response
 from api.state import AppState, app_state
 from shared.queue.locate import locate
 
@@ -29,18 +29,40 @@ router = APIRouter()
         401: {"model": ErrorBody},
         403: {"model": ErrorBody, "description": "No admin token configured"},
         404: {"model": ErrorBody, "description": "Neither stored nor waiting in the queue"},
+        409: {
+            "description": (
+                "The id names events of several teams or projects: "
+                '`{"error", "matches": [{"team_id", "project_id"}, ...]}`; ask again with both'
+            ),
+            "content": {"application/json": {}},
+        },
         503: {"model": ErrorBody, "description": "Store unreachable"},
     },
-    summary="Read back one event, or where it is in the pipeline",
+    summary="Read back one event, or where it is in the pipeline (team_id, project_id narrow the id)",
 )
-def get_event(event_id: str, request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
+def get_event(
+    event_id: str,
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+    team_id: str | None = None,
+    project_id: str | None = None,
+) -> Any:
     denied = check_admin(request, state)
     if denied is not None:
         return denied
     try:
-        event = find_event(state.store(), state.settings.clickhouse_database, event_id)
+        event = find_event(
+            state.store(),
+            state.settings.clickhouse_database,
+            event_id,
+            team_id=team_id,
+            project_id=project_id,
+        )
     except Exception as exc:  # any store failure: unreachable, not migrated, engine locked
         return error(503, f"store unavailable ({type(exc).__name__})")
+    if isinstance(event, Ambiguous):  # never one team's event for another's id
+        message = "event_id names events of several teams or projects: add team_id and project_id"
+        return json_response({"error": message, "matches": event.scopes}, 409)
     if event is not None:
         return {"status": "stored", **event}
     where = locate(state.redis, state.settings, event_id)

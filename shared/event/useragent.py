@@ -36,7 +36,11 @@ CACHE_SIZE = 8192
 # arrives in a browser or an app's WebView, never with a bare library UA, so counting these
 # as human would inflate click counts with scripts, monitors and link-preview fetchers.
 # Matched on the parser's browser family, not on our own regexes; kept deliberately short.
-_HTTP_CLIENT_FAMILIES = frozenset({"curl", "Wget", "Python Requests", "Go-http-client", "okhttp"})
+# HeadlessChrome likewise: automation (scrapers, preview renderers, test suites such as ours in
+# tests/browser), never a person browsing; isbot, which Plausible and Umami use, agrees.
+_HTTP_CLIENT_FAMILIES = frozenset(
+    {"curl", "Wget", "Python Requests", "Go-http-client", "okhttp", "HeadlessChrome"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ track of the tables created so far:
 - A materialized view must write `TO` a table; it is created on every node and reads and
   writes the local tables (`FROM db.t` becomes `FROM db.t_local`), so it sees the inserts
   that land on its node. A plain view reads the Distributed tables.
+- `CREATE [OR REPLACE] TABLE … AS SELECT` (a rebuild) creates the new local tables empty, copies
+  the rows once through the Distributed tables and, for OR REPLACE, exchanges the copy with the
+  old table and drops the old one (`ClusterRenderer._table_from_select`).
 - `INSERT … SELECT` goes through the Distributed tables with `distributed_foreground_insert = 1`
   (the workers' inserts set it too): acknowledged only once the shards have the rows.
 - Anything else raises `RenderError`, so a migration the renderer does not understand fails
@@ -83,7 +86,7 @@ class ClusterRenderer:
     """Tables split into local + Distributed, by name: their sharding expression."""
 
     def render(self, statement: str) -> list[str]:
-        head = " ".join(statement.split()[:4]).upper()
+        head = " ".join(statement.split()[:5]).upper().replace("CREATE OR REPLACE ", "CREATE ")
         for prefix, rule in (
             ("CREATE DATABASE", self._database),
             ("CREATE MATERIALIZED VIEW", self._materialized_view),
@@ -175,14 +178,51 @@ class ClusterRenderer:
         arguments = (engine[2] or "").strip()[1:-1].strip()
         replicated = f"ENGINE = Replicated{engine[1]}('/clickhouse/tables/{{uuid}}/{{shard}}', '{{replica}}'"
         replicated += f", {arguments})" if arguments else ")"
-        body = self._to_local(rest[: engine.start()]) + replicated + _dedup_settings(rest[engine.end() :])
+        columns, tail = self._to_local(rest[: engine.start()]), rest[engine.end() :]
+        select = re.search(r"\bAS\s+(?=(?:SELECT|WITH)\b)", tail, re.IGNORECASE)
+        clauses = tail[: select.start()] if select else tail
         source = re.match(rf"\s*AS\s+{self._ref()}", rest, re.IGNORECASE)  # CREATE TABLE t AS other …
-        inherited = self.sharding.get(source[1]) if source else None
-        self.sharding[name] = _sharding_key(rest[engine.end() :], inherited)
+        key = _sharding_key(clauses, self.sharding.get(source[1]) if source else None)
+        if select:
+            return self._table_from_select(
+                statement, name, columns + replicated + _dedup_settings(clauses), key, tail[select.end() :]
+            )
+        self.sharding[name] = key
         created = (
             f"{statement[: target.start()]}{self._qualified(name + LOCAL_SUFFIX)} ON CLUSTER {self.cluster}"
         )
-        return [created + body, self.distributed(name)]
+        return [created + columns + replicated + _dedup_settings(tail), self.distributed(name)]
+
+    def _table_from_select(
+        self, statement: str, name: str, definition: str, key: str, query: str
+    ) -> list[str]:
+        """CREATE [OR REPLACE] TABLE … AS SELECT: run on every node, each replica would copy its
+        own parts into the new table. Instead: create the local tables empty (`EMPTY AS`, the
+        structure from the local tables), copy once through the Distributed tables (one copy
+        per shard; replication does the rest), and for OR REPLACE swap the copy in and drop the
+        old table. The copy inserts the SELECT's columns by position: explicit columns of such a
+        statement may only be MATERIALIZED, ALIAS or indexes."""
+        replace = bool(re.match(r"\s*CREATE\s+OR\s+REPLACE\b", statement, re.IGNORECASE))
+        target = f"{name}__rebuild" if replace and name in self.sharding else name
+        local, on = self._qualified(target + LOCAL_SUFFIX), f"ON CLUSTER {self.cluster}"
+        out = [
+            f"DROP TABLE IF EXISTS {self._qualified(target)} {on} SYNC",
+            f"DROP TABLE IF EXISTS {local} {on} SYNC",
+        ]
+        out = out if target != name else []
+        keyword = (
+            "CREATE TABLE IF NOT EXISTS" if target == name and not replace else "CREATE OR REPLACE TABLE"
+        )
+        out.append(f"{keyword} {local} {on}{definition.rstrip()} EMPTY AS {self._to_local(query)}")
+        self.sharding[target] = key
+        out.append(self.distributed(target))
+        out.append(
+            f"INSERT INTO {self._qualified(target)} SETTINGS distributed_foreground_insert = 1 {query}"
+        )
+        if target != name:
+            out += self._exchange(f"EXCHANGE TABLES {self._qualified(target)} AND {self._qualified(name)}")
+            out += self._drop(f"DROP TABLE IF EXISTS {self._qualified(target)} SYNC")
+        return out
 
     def _alter(self, statement: str) -> list[str]:
         target = self._target(statement, r"(?:ALTER|OPTIMIZE|TRUNCATE)\s+TABLE")

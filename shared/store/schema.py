@@ -1,6 +1,6 @@
 """The `events` columns as the code sees them: one list, in table order.
 
-The DDL lives in numbered migrations (`shared/migrations/`); a test checks that the
+The DDL lives in numbered migrations (`shared/store/migrations/`); a test checks that the
 table ClickHouse reports matches this list, so the two cannot drift apart.
 """
 
@@ -72,3 +72,8 @@ EVENT_COLUMNS: Final = (
     "is_bot",
     "event_time_clamped",
 )
+
+# Columns the table computes itself, after EVENT_COLUMNS in table order: `inserted_at`
+# (DEFAULT now64(3)) and `replace_version` (MATERIALIZED from received_at: the
+# ReplacingMergeTree's version, so the first-received copy of an event is the one kept).
+TABLE_COLUMNS: Final = (*EVENT_COLUMNS, "inserted_at", "replace_version")

@@ -7,7 +7,8 @@ The control file (TRACKHOUSE_CHAOS_CONTROL) holds one mode, read before every wr
 - `hang`: every write waits until the mode changes, then goes through (a stalled store);
 - `die-after-insert`: the write goes through, then the process SIGKILLs itself before RQ
   learns of it (the moment that would duplicate rows if retries were not idempotent).
-The store stays real (chDB): only its availability is faked.
+The store stays real (chDB): only its availability is faked. Its merges are frozen
+(tests.support.audit), so the rows counted at the end are the inserts that landed.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from shared.queue.jobs import connect_redis
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
-from worker.runner import make_writer, run_worker_process
-from worker.writer import Columns, Writer
+from tests.support.audit import WRITE_SETTINGS, freeze_merges
+from worker.runner import run_worker_process
+from worker.writer import Columns, EventWriter, Writer
 
 CONTROL_ENV = "TRACKHOUSE_CHAOS_CONTROL"
 
@@ -59,9 +61,12 @@ class FaultyWriter:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    migrate(open_client(settings.store_url), settings.clickhouse_database)
+    # Merges off and no collapsing on insert: the final count sees every insert that landed.
+    client = open_client(settings.store_url, **WRITE_SETTINGS)
+    migrate(client, settings.clickhouse_database)
+    freeze_merges(client, settings.clickhouse_database)
     assert settings.redis_url, "the harness sets TRACKHOUSE_REDIS_URL"
-    writer = FaultyWriter(make_writer(settings), Path(os.environ[CONTROL_ENV]))
+    writer = FaultyWriter(EventWriter(client, settings.clickhouse_database), Path(os.environ[CONTROL_ENV]))
     run_worker_process(connect_redis(settings.redis_url), settings, writer=writer)
 
 

@@ -17,10 +17,10 @@ from redis import Redis
 from rq import Queue
 
 from shared.queue.jobs import connect_redis
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.chaos.faulty_worker import CONTROL_ENV
-from tests.support.processes import http, query_chdb, spawn, wait_for
+from tests.support.processes import child_port, http, query_chdb, spawn, wait_for
 
 QUEUE = Settings.model_fields["queue_name"].default
 
@@ -32,7 +32,7 @@ class Stack:
         self.redis_server = RedisServer(directory / "redis", appendfsync=appendfsync)
         self.chdb_url = f"chdb://{directory / 'clickhouse'}"
         self.control = directory / "store-fault"
-        self.port = free_port()
+        self.port = child_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
@@ -121,6 +121,13 @@ class Stack:
         self.redis_server.start()
         return time.monotonic() - started
 
+    def redis_outage(self, seconds: float) -> None:
+        """Redis gone for `seconds` (SIGKILL, then back on the same AOF): longer than any client
+        retry hides, so the API must answer 5xx meanwhile, and only 201 what Redis acknowledged."""
+        self.redis_server.stop(kill=True)
+        time.sleep(seconds)
+        self.redis_server.start()
+
     # --- the store ---
     def store_fault(self, mode: str | None) -> None:
         if mode:
@@ -153,6 +160,7 @@ class Stack:
 
 
 def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:
-    """Rows per event_id (raw, no FINAL: a duplicate shows as a count of 2)."""
+    """Rows per event_id as inserted: no FINAL, and the worker froze the table's merges, so a
+    duplicate insert shows as a count of 2 (tests.support.audit)."""
     rows = query_chdb(chdb_url, f"SELECT event_id, count() FROM {database}.events GROUP BY event_id")
     return {str(event_id): int(count) for event_id, count in rows}

@@ -24,7 +24,7 @@ from shared.queue.redis_server import URL_FILE, free_port
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.builders import basic_event, queue_row
-from tests.support.processes import dump_event_ids, http, trackhouse, wait_for
+from tests.support.processes import dump_event_ids, http, prepare_chdb, trackhouse, wait_for
 from worker.recovery import reclaim_at_startup
 from worker.runner import make_worker
 
@@ -49,6 +49,7 @@ def _up(data_dir: Path, log: str, **env: str) -> tuple[subprocess.Popen[bytes], 
 def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
     short_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    prepare_chdb(f"chdb://{short_dir / 'clickhouse'}")  # merges frozen: every insert stays a row
     # A long linger keeps the worker holding its job (started, not stored) when the kill comes.
     first, base = _up(short_dir, "first.log", TRACKHOUSE_INSERT_LINGER_MS="10000")
     redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
@@ -95,15 +96,17 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
     assert sorted(rows) == sorted(acknowledged) and set(rows.values()) == {1}
 
 
-def _started_by(redis: Redis, settings: Settings, name: str) -> Job:
-    """A job taken and started by worker `name`, as a worker does before running it."""
+def _started_by(redis: Redis, settings: Settings, name: str, *, marked: bool = True) -> Job:
+    """A job taken and started by worker `name`, as a worker does before running it; with
+    `marked=False`, killed between registering the execution and marking the job started."""
     queue = events_queue(redis, settings)
     enqueue_rows(queue, [queue_row(f"held-by-{name}")], settings)
     worker = make_worker(redis, settings, in_thread=True, name=name)
     worker.register_birth()
     job, _ = worker.dequeue_job_and_maintain_ttl(None)  # moves it off the queue, as BLMOVE does
     worker.prepare_execution(job)
-    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)  # "started", held by `name`
+    if marked:
+        worker.prepare_job_execution(job, remove_from_intermediate_queue=True)  # "started" by `name`
     return Job.fetch(job.id, connection=redis, serializer=OrjsonSerializer)
 
 
@@ -124,3 +127,16 @@ def test_a_starting_worker_takes_back_only_dead_workers_jobs(real_redis: Redis, 
     # The embedded process is its Redis's only worker: everything held is dead.
     assert reclaim_at_startup(real_redis, settings, sole_worker=True) == [live.id]
     assert queue.get_job_ids() == [live.id, dead.id]
+
+
+def test_a_job_killed_before_it_was_marked_started_is_requeued_once(
+    real_redis: Redis, settings: Settings
+) -> None:
+    # Found by the crash test under load: the execution is registered, the job still "queued"
+    # and in the intermediate list. Dropping the execution must not drop the job.
+    job = _started_by(real_redis, settings, "dying-worker", marked=False)
+    queue = events_queue(real_redis, settings)
+    assert queue.started_job_registry.get_job_ids(cleanup=False) == [job.id]
+    assert reclaim_at_startup(real_redis, settings, sole_worker=True) == [job.id]
+    assert queue.get_job_ids() == [job.id] and queue.intermediate_queue.get_job_ids() == []
+    assert queue.started_job_registry.get_job_ids(cleanup=False) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,16 @@ from redis import Redis
 from rq.registry import FailedJobRegistry
 
 from shared.queue.connect import connect_redis
-from shared.queue.jobs import events_queue, job_rows
+from shared.queue.jobs import enqueue_rows, events_queue, job_rows
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.migrate import load_migrations, migrate
-from shared.store.schema import EVENT_COLUMNS
+from shared.store.schema import TABLE_COLUMNS
 from tests.support.apps import api_client
-from tests.support.builders import basic_event, detailed_event, stringly_event
+from tests.support.audit import inserted, once_each
+from tests.support.builders import basic_event, detailed_event, queue_row, stringly_event
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
+from worker.writer import Columns
 
 pytestmark = pytest.mark.integration
 TRACK = "/api/events/track"
@@ -41,7 +44,7 @@ def track_and_store(
 def test_schema_matches_the_code_and_migrations_are_idempotent(migrated: Client, settings: Settings) -> None:
     db = settings.clickhouse_database
     described = [row[0] for row in migrated.query(f"DESCRIBE TABLE {db}.events").result_rows]
-    assert described == [*EVENT_COLUMNS, "inserted_at"]
+    assert described == list(TABLE_COLUMNS)
     assert migrate(migrated, db) == []  # nothing left to apply
     versions = {row[0] for row in migrated.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
     assert versions == {m.version for m in load_migrations()}
@@ -131,8 +134,33 @@ def test_a_retried_job_does_not_duplicate_rows(
     writer = FailingWriter(real_writer(migrated, settings), failures=2, after_insert=True)
     drain(real_redis, settings, writer)
     assert writer.calls == 3
-    assert count_rows(migrated, settings) == 5  # plain count: deduplicated at insert time
+    # Merges are off (conftest): a row per insert that landed, so this counts inserts, per id.
+    assert inserted(migrated, settings.clickhouse_database) == once_each([f"retry-{i}" for i in range(5)])
     assert FailedJobRegistry(settings.queue_name, connection=real_redis).count == 0
+
+
+def test_a_retry_that_builds_other_rows_is_still_stored_once(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """Rows queued without session ids (as an API with SESSIONS on queues them), drained by a
+    worker with SESSIONS off: each attempt draws new random session ids, so the retried insert's
+    rows differ from the first's. No content hash can match them; only the token stops them."""
+    random_sessions = settings.model_copy(update={"sessions": False})
+    ids = [f"resession-{i}" for i in range(4)]
+    rows = [{**queue_row(event_id), "session_id": ""} for event_id in ids]
+    enqueue_rows(events_queue(real_redis, settings), rows, settings)
+    sessions: list[list[str]] = []
+
+    class RecordingWriter(FailingWriter):
+        def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int:
+            sessions.append(list(data[list(columns).index("session_id")]))
+            return super().write(columns, data, token=token)
+
+    drain(real_redis, random_sessions, RecordingWriter(real_writer(migrated, settings), 1, after_insert=True))
+    assert len(sessions) == 2 and not set(sessions[0]) & set(sessions[1])  # two attempts, other rows
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
+    stored = migrated.query(f"SELECT session_id FROM {settings.clickhouse_database}.events").result_rows
+    assert sorted(row[0] for row in stored) == sorted(sessions[0])  # the first attempt's rows
 
 
 def test_transient_store_failures_are_retried(
@@ -143,7 +171,7 @@ def test_transient_store_failures_are_retried(
     writer = FailingWriter(real_writer(migrated, settings), failures=2)  # 2 retries allowed
     drain(real_redis, settings, writer)
     assert writer.calls == 3
-    assert count_rows(migrated, settings) == 1
+    assert inserted(migrated, settings.clickhouse_database) == once_each(["transient"])
     assert FailedJobRegistry(settings.queue_name, connection=real_redis).count == 0
 
 
@@ -171,6 +199,17 @@ def test_redis_down_at_the_api_gives_the_500_body(tmp_path: Path, settings: Sett
         response = client.post(TRACK, json=basic_event())
     assert response.status_code == 500
     assert response.json()["error"] == "Failed to track event" and response.json()["details"]
+
+
+def test_redis_down_at_batch_gives_the_500_body(tmp_path: Path, settings: Settings) -> None:
+    with RedisServer(Path(tmp_path) / "r") as server:
+        client = api_client(settings, connect_redis(server.url))
+        assert client.post("/api/events/batch", json=[basic_event()]).status_code == 201
+        server.stop()
+        response = client.post("/api/events/batch", json=[basic_event(), basic_event()])
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "Failed to track event" and body["details"] and "results" not in body
 
 
 @pytest.mark.parametrize("appendfsync", ["everysec", "always"])

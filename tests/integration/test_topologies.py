@@ -14,11 +14,11 @@ from rq.registry import StartedJobRegistry
 
 from shared.queue.connect import connect_redis
 from shared.queue.jobs import events_queue
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event
-from tests.support.processes import dump_event_ids, http, trackhouse, wait_for
+from tests.support.processes import child_port, dump_event_ids, http, trackhouse, wait_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "embedded-admin-token"
@@ -30,7 +30,7 @@ def data_dir(short_dir: Path) -> Path:
 
 
 def start_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = child_port()
     env = {
         "TRACKHOUSE_DATA_DIR": str(data_dir),
         "TRACKHOUSE_PORT": str(port),
@@ -100,7 +100,7 @@ def test_api_and_worker_as_separate_processes(
     data_dir: Path, real_redis: Redis, redis_server: RedisServer, settings: Settings
 ) -> None:
     chdb_url = f"chdb://{data_dir / 'clickhouse'}"
-    api_port = free_port()
+    api_port = child_port()
     common = {"TRACKHOUSE_REDIS_URL": redis_server.url, "TRACKHOUSE_CLICKHOUSE_URL": chdb_url}
     api = trackhouse(["api"], {**common, "TRACKHOUSE_PORT": str(api_port)}, data_dir / "api.log")
     worker = trackhouse(["worker"], common, data_dir / "worker.log")

@@ -50,7 +50,9 @@ class _EmptyStore:
 
 
 @pytest.fixture
-def schema(settings: Settings, fake_redis: Redis) -> Any:
+def schema(settings: Settings, fake_redis: Redis, migrated: Client) -> Any:
+    # /api/query and /api/export run on a real, migrated (empty) chDB database: their
+    # default read engine opens the settings' store, so generated queries really execute.
     # Backpressure off: its 503 for a queue nothing drains is by design (and tested elsewhere).
     quiet = settings.model_copy(update={"backpressure_check_interval_ms": 0})
     app = api_client(quiet, fake_redis, store=cast(Client, _EmptyStore())).app

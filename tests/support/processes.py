@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,23 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_port() -> int:
+    """A free loopback port for a child process to bind. Binding port 0 and closing it (the
+    usual trick) hands back an ephemeral port, which the kernel may give to any outgoing
+    connection before the child binds it (the chaos load opens many). Ports below the
+    ephemeral range the kernel never hands out, so only another picker can take this one."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.randint(10_000, low - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def trackhouse(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -79,6 +98,22 @@ def query_chdb(chdb_url: str, sql: str) -> list[list[Any]]:
     return rows
 
 
+def prepare_chdb(chdb_url: str, database: str = "trackhouse") -> None:
+    """Migrate a chDB directory and freeze its merges (tests.support.audit), in a process of its
+    own, before the processes under test open it: every insert they make stays a row."""
+    script = (
+        "import sys\n"
+        "from shared.store.client import open_client\n"
+        "from shared.store.migrate import migrate\n"
+        "from tests.support.audit import freeze_merges\n"
+        "client = open_client(sys.argv[1])\n"
+        "migrate(client, sys.argv[2])\n"
+        "freeze_merges(client, sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, chdb_url, database], cwd=ROOT, check=True, timeout=300)
+
+
 def dump_event_ids(chdb_url: str, database: str) -> list[str]:
-    """Event ids stored in a chDB directory (one per row: a duplicate shows twice)."""
+    """Event ids stored in a chDB directory (one per row: a duplicate shows twice, if the store
+    was frozen by `prepare_chdb`)."""
     return [str(row[0]) for row in query_chdb(chdb_url, f"SELECT event_id FROM {database}.events")]

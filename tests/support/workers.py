@@ -48,5 +48,7 @@ def real_writer(store: Client, settings: Settings) -> EventWriter:
 
 
 def count_rows(store: Client, settings: Settings, *, final: bool = False) -> int:
+    """Rows of the test's events table: every insert that landed (its merges are frozen, see
+    tests.support.audit), or, with `final`, rows as reads see them. Per id: audit.inserted."""
     table = f"{settings.clickhouse_database}.events{' FINAL' if final else ''}"
     return int(str(store.command(f"SELECT count() FROM {table}")))

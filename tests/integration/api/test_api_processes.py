@@ -10,10 +10,10 @@ import pytest
 from redis import Redis
 
 from shared.queue.jobs import events_queue, job_rows
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.support.builders import basic_event
-from tests.support.processes import http, trackhouse, wait_for
+from tests.support.processes import child_port, http, trackhouse, wait_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "processes-admin-token"
@@ -30,7 +30,7 @@ def metric(text: str, name: str) -> float:
 def test_two_processes_serve_one_port_and_stop_cleanly(
     short_dir: Path, real_redis: Redis, redis_server: RedisServer, settings: Settings
 ) -> None:
-    port = free_port()
+    port = child_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         "TRACKHOUSE_REDIS_URL": redis_server.url,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 
 from api.app import create_app
-from api.backpressure import read
+from api.backpressure import judge, read
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.support.builders import basic_event, queue_row
@@ -29,6 +29,17 @@ def test_reading_the_real_queue(real_redis: Redis, settings: Settings) -> None:
     age_head_job(real_redis, settings, minutes=10)
     reading = read(real_redis, settings)
     assert 590 < reading.oldest_age_seconds < 610 and reading.queued_events == 1
+
+
+def test_the_queue_is_measured_in_events_not_jobs(real_redis: Redis, settings: Settings) -> None:
+    queue = events_queue(real_redis, settings)
+    for j in range(3):
+        enqueue_rows(queue, [queue_row(f"bp-{j}-{i}") for i in range(40)], settings)
+    reading = read(real_redis, settings)
+    assert reading.queued_events == 3 * 40
+    limited = settings.model_copy(update={"backpressure_max_queue_events": 100})
+    overload = judge(reading, limited)  # 3 jobs are far under 100, their 120 events are not
+    assert overload is not None and "120" in overload.reason
 
 
 def test_the_api_refuses_while_the_queue_is_behind(real_redis: Redis, settings: Settings) -> None:

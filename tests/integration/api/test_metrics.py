@@ -17,11 +17,11 @@ from redis import Redis
 from rq.registry import FailedJobRegistry
 
 from shared.queue.jobs import events_queue
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event
-from tests.support.processes import ROOT, trackhouse, wait_for
+from tests.support.processes import ROOT, child_port, trackhouse, wait_for
 from tests.support.workers import FailingWriter, count_rows, drain, real_writer
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_multiprocess_exposition_sums_the_processes(tmp_path: Path) -> None:
 def test_worker_process_serves_its_metrics_on_loopback(
     short_dir: Path, real_redis: Redis, redis_server: RedisServer, settings: Settings
 ) -> None:
-    port = free_port()
+    port = child_port()
     env = {
         "TRACKHOUSE_REDIS_URL": redis_server.url,
         "TRACKHOUSE_CLICKHOUSE_URL": f"chdb://{short_dir / 'clickhouse'}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -37,9 +36,22 @@ def limited(settings: Settings) -> Settings:
     )
 
 
-def app_for(settings: Settings, redis: Redis) -> FastAPI:
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def app_for(settings: Settings, redis: Redis, clock: FakeClock | None = None) -> FastAPI:
+    """The app, its limiter on a clock that stands still unless the test moves it (so no bucket
+    refills while a slow machine sends the requests: the sequences below are exact)."""
     app = api_client(settings, redis).app
     assert isinstance(app, FastAPI)
+    limiter = app.state.trackhouse.limiter
+    if limiter is not None:
+        limiter._clock = clock or FakeClock()  # the limiter's own seam (RateLimiter(clock=...))
     return app
 
 
@@ -61,7 +73,8 @@ def statuses(client: TestClient, n: int, path: str = TRACK, **kwargs: Any) -> li
 def test_burst_beyond_the_limit_gets_429_then_passes_after_retry_after(
     limited: Settings, real_redis: Redis
 ) -> None:
-    client = client_at(app_for(limited, real_redis), "203.0.113.7")
+    clock = FakeClock()
+    client = client_at(app_for(limited, real_redis, clock), "203.0.113.7")
     labels = {"endpoint": "track", "reason": "rate_limited"}
     counted = REGISTRY.get_sample_value("trackhouse_events_rejected_total", labels) or 0.0
     assert statuses(client, BURST) == [201] * BURST
@@ -75,7 +88,7 @@ def test_burst_beyond_the_limit_gets_429_then_passes_after_retry_after(
     assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
     assert REGISTRY.get_sample_value("trackhouse_events_rejected_total", labels) == counted + 1
     assert statuses(client, 1, BATCH) == [429]  # one budget for both endpoints
-    time.sleep(retry_after)
+    clock.now += retry_after
     assert statuses(client, 1) == [201]
 
 
@@ -188,14 +201,6 @@ def test_off_by_default(settings: Settings, real_redis: Redis) -> None:
     app = app_for(settings, real_redis)
     assert app.state.trackhouse.limiter is None
     assert statuses(client_at(app, "203.0.113.7"), 20) == [201] * 20
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_quiet_clients_cost_redis_nothing(real_redis: Redis) -> None:

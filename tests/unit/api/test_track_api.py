@@ -6,6 +6,7 @@ import json
 import zlib
 from typing import Any
 
+import fakeredis
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
@@ -126,6 +127,24 @@ def test_redis_down_gives_the_500_body(settings: Settings) -> None:
     body = response.json()
     assert body["error"] == "Failed to track event"
     assert "ConnectionError" in body["details"]
+
+
+def test_a_failed_enqueue_gives_the_500_body_and_queues_nothing(settings: Settings) -> None:
+    """Redis answers the day's visitor salt (kept in memory afterwards), then goes away: the
+    failure is the enqueue itself, and the client must not get a 201 for it."""
+    server = fakeredis.FakeServer()
+    redis = fakeredis.FakeRedis(server=server)
+    client = api_client(settings, redis)
+    assert client.post(TRACK, json=basic_event()).status_code == 201  # salt fetched and cached
+    server.connected = False
+    response = client.post(TRACK, json=basic_event(event_id="never-queued"))
+    assert response.status_code == 500
+    assert response.json()["error"] == "Failed to track event" and response.json()["details"]
+    batch = client.post("/api/events/batch", json=[basic_event(event_id="never-queued-2")])
+    assert batch.status_code == 500
+    assert batch.json()["error"] == "Failed to track event" and batch.json()["details"]
+    server.connected = True
+    assert events_queue(redis, settings).count == 1  # only the first event
 
 
 def test_framework_errors_keep_the_error_shape(client: TestClient) -> None:

@@ -62,8 +62,21 @@ def test_the_events_table_on_a_cluster(store: Client) -> None:
     assert f"replicated_deduplication_window_seconds = {DEDUP_WINDOW_SECONDS}" in local
     # Reads and inserts name trackhouse.events: the Distributed table, current after every ALTER.
     distributed = f"CREATE OR REPLACE TABLE {DB}.events ON CLUSTER {CLUSTER} AS {DB}.events_local"
-    assert statements[-1].startswith(distributed)
-    assert f"Distributed({CLUSTER}, {DB}, events_local, cityHash64(team_id, project_id" in statements[-1]
+    last = [s for s in statements if s.startswith(distributed)][-1]
+    assert f"Distributed({CLUSTER}, {DB}, events_local, cityHash64(team_id, project_id" in last
+    # A rebuild (0004: CREATE OR REPLACE … AS SELECT) copies once through the Distributed tables
+    # into a new replicated table, swaps it in, re-creates the Distributed table, drops the old.
+    rebuild = [s for step in plan(DB, CLUSTER) if step.migration.version == 4 for s in step.statements]
+    if rebuild:
+        heads = [" ".join(s.split()[:6]) for s in rebuild]
+        assert heads.index(
+            f"EXCHANGE TABLES {DB}.events__rebuild_local AND {DB}.events_local ON"
+        ) < heads.index(" ".join(last.split()[:6]))
+        assert any(
+            s.startswith(f"INSERT INTO {DB}.events__rebuild SETTINGS distributed_foreground_insert = 1")
+            for s in rebuild
+        )
+        assert rebuild[-1] == f"DROP TABLE IF EXISTS {DB}.events__rebuild_local ON CLUSTER {CLUSTER} SYNC"
     # The deduplication window outlives the whole retry schedule (plus every attempt's timeout).
     settings = Settings()
     attempts = len(settings.retry_intervals_seconds) + 1
@@ -169,3 +182,21 @@ def test_the_cluster_name_is_a_plain_identifier() -> None:
     with pytest.raises(ValidationError, match="plain identifier"):
         Settings(clickhouse_cluster="c ON CLUSTER x; DROP DATABASE trackhouse")
     assert Settings(clickhouse_cluster=" ").clickhouse_cluster is None  # compose's empty default
+
+
+def test_a_new_table_from_a_select_is_copied_once(store: Client) -> None:
+    renderer = ClusterRenderer(DB, CLUSTER)
+    render([f"CREATE TABLE {DB}.events (a String) ENGINE = MergeTree ORDER BY a"], renderer)
+    out = renderer.render(
+        f"CREATE TABLE IF NOT EXISTS {DB}.copy (a String) ENGINE = MergeTree ORDER BY a AS SELECT a FROM {DB}.events"
+    )
+    on = f"ON CLUSTER {CLUSTER}"
+    assert out == [
+        f"CREATE TABLE IF NOT EXISTS {DB}.copy_local {on} (a String) "
+        "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}') ORDER BY a "
+        f"EMPTY AS SELECT a FROM {DB}.events_local",  # structure only, on every node
+        f"CREATE OR REPLACE TABLE {DB}.copy {on} AS {DB}.copy_local ENGINE = Distributed({CLUSTER}, {DB}, copy_local, cityHash64(a))",
+        f"INSERT INTO {DB}.copy SETTINGS distributed_foreground_insert = 1 SELECT a FROM {DB}.events",  # once
+    ]
+    for statement in out:
+        parses(store, statement)

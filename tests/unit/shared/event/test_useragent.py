@@ -92,6 +92,15 @@ def test_http_client_libraries_are_bots(ua: str, browser: str) -> None:
     assert parse_user_agent(ua) == UserAgentInfo("bot", browser, "", True)
 
 
+def test_headless_chrome_is_a_bot() -> None:
+    # The user agent of headless Chromium (tests/browser runs it): automation, not a visitor.
+    ua = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/150.0.0.0 Safari/537.36"
+    )
+    assert parse_user_agent(ua) == UserAgentInfo("bot", "HeadlessChrome", "Linux", True)
+
+
 @pytest.mark.parametrize("ua", ["", "   ", "\t"])
 def test_empty_is_unknown(ua: str) -> None:
     assert parse_user_agent(ua) == UserAgentInfo("", "", "", False)

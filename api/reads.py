@@ -1,0 +1,65 @@
+"""What the read routes share, built once in create_app: the engine seam, the concurrency
+gate, the keys, the caps. Stored on the app beside AppState."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.query_gate import QueryGate
+from api.read_keys import ReadKeys, ReadScope
+from api.responses import error
+from shared.query.engine import ReadEngine
+from shared.query.errors import QueryBusy, QueryError, StoreUnavailable
+from shared.query.sql import Limits
+from shared.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class ReadSide:
+    settings: Settings
+    engine: ReadEngine
+    gate: QueryGate
+    keys: ReadKeys
+    limits: Limits
+
+    @classmethod
+    def build(cls, settings: Settings, engine: ReadEngine) -> ReadSide:
+        limits = Limits(
+            settings.query_timeout_seconds,
+            settings.query_max_rows_to_read,
+            settings.query_max_bytes_to_read,
+            settings.query_max_threads,
+            settings.query_thread_nice,
+        )
+        gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
+        return cls(settings, engine, gate, ReadKeys(settings.read_keys, settings.admin_token), limits)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work` in a worker thread (never on the event loop), holding a query slot."""
+        await self.gate.acquire()
+        try:
+            return await run_in_threadpool(work, *args)
+        finally:
+            self.gate.release()
+
+
+def read_side(request: Request) -> ReadSide:
+    reads: ReadSide = request.app.state.reads
+    return reads
+
+
+def read_scope(request: Request, reads: Annotated[ReadSide, Depends(read_side)]) -> ReadScope:
+    return reads.keys.authorize(request)
+
+
+def failure(exc: QueryError | StoreUnavailable) -> JSONResponse:
+    headers = {"Retry-After": "1"} if isinstance(exc, QueryBusy) else None
+    return error(exc.status, str(exc), headers=headers)

@@ -1,0 +1,61 @@
+"""POST /api/query: metrics over the stored events, grouped, filtered, zero-filled in time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from api.read_keys import ReadScope
+from api.reads import ReadSide, failure, read_scope, read_side
+from api.responses import ErrorBody, json_response
+from shared.query.errors import QueryError, StoreUnavailable
+from shared.query.model import QueryAnswer, QueryBody, parse_filters
+from shared.query.ranges import parse_timezone
+from shared.query.run import answer, resolve_selection
+
+router = APIRouter()
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": 'A bad query: `{"error": "<field>: <problem>"}`'},
+    401: {"model": ErrorBody, "description": "Missing or wrong admin token / read key"},
+    403: {"model": ErrorBody, "description": "No admin token nor read keys configured"},
+    408: {"model": ErrorBody, "description": "Ran longer than QUERY_TIMEOUT_SECONDS"},
+    429: {"model": ErrorBody, "description": "Every query slot busy (Retry-After)"},
+    503: {"model": ErrorBody, "description": "Store unavailable"},
+}
+
+
+def _answer(reads: ReadSide, body: QueryBody, scope: ReadScope) -> dict[str, Any]:
+    tz = parse_timezone(body.timezone)
+    database = reads.settings.clickhouse_database
+    selection = resolve_selection(
+        reads.engine,
+        database,
+        reads.limits,
+        spec=body.date_range,
+        tz=tz,
+        filters=parse_filters(body.filters),
+        bots=body.include.bots,
+        project=scope.project,
+    )
+    return answer(reads.engine, body, selection, database, reads.limits, reads.settings.query_max_rows)
+
+
+@router.post(
+    "/api/query",
+    response_model=QueryAnswer,
+    responses=ERRORS,
+    summary="Metrics over the stored events (admin token or read key)",
+)
+async def query(
+    body: QueryBody,
+    scope: Annotated[ReadScope, Depends(read_scope)],
+    reads: Annotated[ReadSide, Depends(read_side)],
+) -> Response:
+    try:
+        result = await reads.run(_answer, reads, body, scope)
+    except (QueryError, StoreUnavailable) as exc:
+        return failure(exc)
+    return json_response(result, 200)

@@ -1,0 +1,91 @@
+/* trackhouse tracker: README "Tracker". At most 2,048 bytes gzipped */
+(function (w, d) {
+  var s = d.currentScript, n = navigator, L = location, H = history, T = w.trackhouse;
+  if (!s || T && T.track && !T.q) return; // loaded twice
+  var opt = (k) => s.getAttribute("data-" + k);
+  var on = (k) => opt(k) != null && opt(k) != "false";
+  var url = (opt("api") || new URL(s.src).origin).replace(/\/+$/, "") + "/api/events/track";
+  var key = opt("write-key"), A = "trackhouse_attr", NB = "trackhouse_nobounce";
+  var base = {}, q = T && T.q || [], view, prev, acc, since;
+  ["team", "project"].forEach((k) => { if (opt(k + "-id")) base[k + "_id"] = opt(k + "-id"); });
+
+  function local(k, v) {
+    try { return v === undefined ? localStorage.getItem(k) : v ? localStorage.setItem(k, v) : localStorage.removeItem(k); } catch (e) {}
+  }
+  function tab(k, v) {
+    try { return v ? sessionStorage.setItem(k, v) : sessionStorage.getItem(k); } catch (e) {}
+  }
+  function off() {
+    return local("trackhouse_ignore") == "true" ||
+      !on("allow-localhost") && /^(localhost|127(\.\d+){3}|\[::1\])$/.test(L.hostname) ||
+      on("respect-dnt") && (n.doNotTrack == "1" || n.globalPrivacyControl);
+  }
+  // th_link / th_qr: kept 90 days for later events
+  function attribution() {
+    var p = new URLSearchParams(L.search), l = p.get(opt("link-param") || "th_link"), r = p.get(opt("qr-param") || "th_qr"), a;
+    if (l || r) local(A, JSON.stringify({ l: l, q: r, t: Date.now() }));
+    try { a = JSON.parse(local(A)); } catch (e) {}
+    if (a && Date.now() - a.t < 7776e6) return a;
+    if (a) local(A, "");
+  }
+  function page() { return L.pathname + (on("hash") ? L.hash : ""); }
+  function context() {
+    var e = Object.assign({}, base), p = new URLSearchParams(L.search), a = attribution();
+    ["source", "medium", "campaign", "term", "content"].forEach((k) => { if (p.get("utm_" + k)) e["utm_" + k] = p.get("utm_" + k); });
+    if (a && a.l) e.link_id = a.l;
+    if (a && a.q) { e.qr_code_id = a.q; e.is_qr_scan = true; }
+    e.event_attributes = { page: page(), url: L.href, title: d.title, hostname: L.hostname };
+    e.is_bounce = !tab(NB);
+    return e;
+  }
+  function send(e, beacon) {
+    if (off()) return;
+    var body = JSON.stringify(e), h = { "Content-Type": "text/plain" };
+    try {
+      if (beacon && !key && n.sendBeacon && n.sendBeacon(url, body)) return;
+      if (key) h["X-Write-Key"] = key;
+      fetch(url, { method: "POST", body: body, headers: h, keepalive: true, credentials: "omit" }).catch(() => {});
+    } catch (x) {}
+  }
+  function visible() { return acc + (since ? Date.now() - since : 0); }
+  // one engagement per view: re-sent, same event_id, as visible time grows
+  function engage(beacon) {
+    var ms = visible();
+    if (!view || ms == view.sent) return;
+    view.sent = ms;
+    send(Object.assign({}, view.e, { event_type: "engagement", event_id: view.id + "e", event_time: view.t, time_spent_sec: Math.round(ms / 100) / 10, is_bounce: !tab(NB) }), beacon);
+  }
+  function pageview(force) {
+    if (!force && view && view.p == page()) return; // same path (replaceState, popstate)
+    var c = +(tab("trackhouse_views") || 0) + 1;
+    tab("trackhouse_views", "" + c);
+    if (c > 1) tab(NB, "1"); // a 2nd page: no bounce
+    engage(); // the page left (SPA)
+    var e = context();
+    e.referrer = view ? prev : d.referrer;
+    view = { p: page(), id: Math.random().toString(36).slice(2) + Date.now().toString(36), t: new Date().toISOString(), e: e };
+    prev = L.href; acc = 0; since = d.hidden ? 0 : Date.now();
+    send(Object.assign({ event_type: "view", event_id: view.id }, e));
+  }
+  function track(type, f) {
+    tab(NB, "1");
+    var e = context();
+    f = Object.assign({}, f);
+    if (typeof f.event_attributes == "object") f.event_attributes = Object.assign(e.event_attributes, f.event_attributes);
+    send(Object.assign(e, { referrer: view ? view.e.referrer : d.referrer }, f, { event_type: "" + type }));
+  }
+  function hide(beacon) { acc = visible(); since = 0; engage(beacon); }
+
+  ["pushState", "replaceState"].forEach((m) => {
+    var o = H[m];
+    H[m] = function () { var r = o.apply(this, arguments); pageview(); return r; };
+  });
+  w.addEventListener("popstate", () => pageview());
+  if (on("hash")) w.addEventListener("hashchange", () => pageview());
+  d.addEventListener("visibilitychange", () => { if (d.hidden) hide(); else since = since || Date.now(); });
+  w.addEventListener("pagehide", () => hide(1));
+  w.addEventListener("pageshow", (e) => { if (e.persisted) { view = 0; pageview(1); } }); // bfcache: a new view
+  w.trackhouse = { track: track };
+  pageview(1);
+  q.forEach((a) => track.apply(null, a));
+})(window, document);

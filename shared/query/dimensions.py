@@ -1,0 +1,117 @@
+"""The dimensions a query may group and filter by: an allow-list of SQL expressions.
+
+A client names a dimension; the SQL comes from here, never from the client. Attribute
+dimensions (`event_attributes.page`) take the key as a bound parameter, after validation.
+Every value is text: empty values are "", booleans "true"/"false".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from shared.query.errors import QueryError
+from shared.store.schema import JSON_COLUMNS
+
+_PLAIN: Final = (
+    "event_type",
+    "link_id",
+    "link_slug",
+    "link_label",
+    "link_original_url",
+    "team_id",
+    "project_id",
+    "qr_code_id",
+    "user_id",
+    "country",
+    "city",
+    "device_type",
+    "browser",
+    "os",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "conversion_type",
+)
+_FLAGS: Final = ("is_qr_scan", "is_bounce", "is_bot")
+
+COLUMN_SQL: Final[dict[str, str]] = {
+    **{name: name for name in _PLAIN},  # String or LowCardinality(String) columns
+    **{name: f"if({name}, 'true', 'false')" for name in _FLAGS},
+    "referrer_domain": "domainWithoutWWW(referrer)",
+}
+TAGS_SQL: Final = "if(empty(link_tags), [''], link_tags)"
+"""link_tag: one row per tag; an event without tags counts under ""."""
+
+TimeGrain = Literal["minute", "hour", "day", "week", "month"]
+TIME_GRAINS: Final[tuple[TimeGrain, ...]] = ("minute", "hour", "day", "week", "month")
+# Bucket start in the query's timezone, as the text the API returns. `{tz}` is the bound
+# timezone parameter (a constant to ClickHouse, so the *(…, tz) overloads accept it).
+_TIME_SQL: Final[dict[str, str]] = {
+    "minute": "formatDateTime(toStartOfMinute(event_time, {tz}), '%Y-%m-%dT%H:%i:00', {tz})",
+    "hour": "formatDateTime(toStartOfHour(event_time, {tz}), '%Y-%m-%dT%H:00:00', {tz})",
+    "day": "toString(toDate(event_time, {tz}))",
+    "week": "toString(toMonday(event_time, {tz}))",
+    "month": "toString(toStartOfMonth(event_time, {tz}))",
+}
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@$/-]{0,99}$")
+
+DIMENSION_NAMES: Final = (
+    *COLUMN_SQL,
+    "link_tag",
+    *(f"{column}.<key>" for column in JSON_COLUMNS),
+    *(f"time:{grain}" for grain in TIME_GRAINS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    """As the client wrote it, echoed in `meta.dimensions`."""
+    kind: Literal["column", "tag", "attribute", "time"]
+    column: str = ""
+    """column: the COLUMN_SQL key; attribute: the JSON column."""
+    key: str = ""
+    """attribute: the top-level JSON key."""
+    grain: TimeGrain = "day"
+
+    def sql(self, key_param: str = "", tz_param: str = "{tz:String}") -> str:
+        """A text expression over one row. `key_param` is the bound parameter holding the key."""
+        if self.kind == "column":
+            return COLUMN_SQL[self.column]
+        if self.kind == "tag":
+            return "_tag"
+        if self.kind == "attribute":
+            # Strings unquoted; numbers, booleans, objects as their JSON text; absent: "".
+            return (
+                f"if(JSONType({self.column}, {key_param}) = 'String', "
+                f"JSONExtractString({self.column}, {key_param}), "
+                f"JSONExtractRaw({self.column}, {key_param}))"
+            )
+        return _TIME_SQL[self.grain].replace("{tz}", tz_param)
+
+
+def parse_dimension(name: str, field: str, *, time_allowed: bool = True) -> Dimension:
+    if not isinstance(name, str) or not name:
+        raise QueryError(field, "must be a dimension name")
+    if name in COLUMN_SQL:
+        return Dimension(name, "column", column=name)
+    if name == "link_tag":
+        return Dimension(name, "tag")
+    if name.startswith("time:"):
+        grain = name.removeprefix("time:")
+        if not time_allowed:
+            raise QueryError(field, "time dimensions cannot be filtered on (use date_range)")
+        if grain not in TIME_GRAINS:
+            raise QueryError(field, f"unknown time grain {grain!r} (minute, hour, day, week, month)")
+        return Dimension(name, "time", grain=grain)
+    column, dot, key = name.partition(".")
+    if dot and column in JSON_COLUMNS:
+        if not _ATTRIBUTE_KEY.match(key):
+            raise QueryError(field, "attribute key must be 1-100 of letters, digits and _.:@$/-")
+        return Dimension(name, "attribute", column=column, key=key)
+    raise QueryError(field, f"unknown dimension {name[:100]!r}")

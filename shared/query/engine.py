@@ -1,0 +1,124 @@
+"""The one seam for "run a read query": `ReadEngine`. Today `ClientEngine` runs it on
+clickhouse-connect clients in this process (chDB in the embedded topology, where the engine
+lives; a ClickHouse server otherwise); moving the engine elsewhere means another ReadEngine.
+
+Calls block: callers run them off the event loop. Each call holds one client of a small pool
+for its duration (a chDB client serialises its calls, and a stream holds it until closed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+import re
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, Protocol, cast
+
+from clickhouse_connect.driver.client import Client
+
+from shared.query.errors import QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
+from shared.query.parquet import parquet_chunks
+from shared.query.sql import Statement
+
+_CODE = re.compile(r"Code: (\d+)")
+_TOO_LARGE = {
+    158,
+    307,
+    396,
+    241,
+}  # TOO_MANY_ROWS, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED
+_TIMEOUT = {159}  # TIMEOUT_EXCEEDED
+_BAD_REGEXP = {427}  # CANNOT_COMPILE_REGEXP
+_BAD_TIMEZONE = {1000}  # POCO_EXCEPTION: an unknown zone in ClickHouse's own tz data
+
+
+class ReadEngine(Protocol):
+    def rows(self, statement: Statement) -> Sequence[Sequence[Any]]:
+        """Every row of a (small, aggregated) result."""
+        ...
+
+    def stream(self, statement: Statement, fmt: str) -> Generator[bytes, None, None]:
+        """The result in ClickHouse format `fmt`, in chunks, never held whole. Close the
+        iterator (or exhaust it) to release the engine."""
+        ...
+
+
+def translate(exc: Exception) -> Exception:
+    """A store error as the client error it stands for, or StoreUnavailable."""
+    match = _CODE.search(str(exc))
+    code = int(match[1]) if match else None
+    if code in _TIMEOUT:
+        return QueryTimeout("query", "took longer than QUERY_TIMEOUT_SECONDS: narrow the range or filters")
+    if code in _TOO_LARGE:
+        return QueryTooLarge("query", "reads more than the configured caps: narrow the range or filters")
+    if code in _BAD_REGEXP:
+        return QueryError("filters", "not a valid re2 regular expression")
+    if code in _BAD_TIMEZONE:
+        return QueryError("timezone", "unknown to the store")
+    return StoreUnavailable(f"store unavailable ({type(exc).__name__}{f', code {code}' if code else ''})")
+
+
+class ClientEngine:
+    def __init__(self, open_client: Callable[[], Client], size: int) -> None:
+        self._open = open_client
+        self._idle: queue.LifoQueue[Client] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def _client(self) -> Iterator[Client]:
+        with self._slots:
+            try:
+                client = self._idle.get_nowait()
+            except queue.Empty:
+                try:
+                    client = self._open()
+                except Exception as exc:
+                    raise StoreUnavailable(f"store unavailable ({type(exc).__name__})") from exc
+            try:
+                yield client
+            finally:
+                self._idle.put(client)
+
+    def rows(self, statement: Statement) -> Sequence[Sequence[Any]]:
+        with self._client() as client:
+            try:
+                return client.query(statement.sql, parameters=statement.parameters).result_rows
+            except Exception as exc:
+                raise translate(exc) from exc
+
+    def stream(self, statement: Statement, fmt: str) -> Generator[bytes, None, None]:
+        if fmt == "Parquet" and _has_pyarrow():
+            yield from self._parquet(statement)
+            return
+        with self._client() as client:
+            try:
+                source = cast(
+                    IO[bytes], client.raw_stream(statement.sql, parameters=statement.parameters, fmt=fmt)
+                )
+            except Exception as exc:
+                raise translate(exc) from exc
+            try:
+                while chunk := source.read(1 << 16):
+                    yield chunk
+            except Exception as exc:
+                raise translate(exc) from exc
+            finally:
+                source.close()
+
+    def _parquet(self, statement: Statement) -> Generator[bytes, None, None]:
+        with self._client() as client:
+            try:
+                with client.query_column_block_stream(
+                    statement.sql, parameters=statement.parameters
+                ) as blocks:
+                    yield from parquet_chunks(statement.columns, blocks)
+            except (QueryError, StoreUnavailable):
+                raise
+            except Exception as exc:
+                raise translate(exc) from exc
+
+
+def _has_pyarrow() -> bool:
+    return importlib.util.find_spec("pyarrow") is not None

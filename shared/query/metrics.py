@@ -1,0 +1,109 @@
+"""Every metric, defined once: its SQL aggregate over the selected rows. The README quotes
+these definitions; change them together.
+
+Rows are the stored events (read with FINAL, so a re-sent event_id is one row) inside the
+date range, matching every filter, bots left out unless asked for.
+
+`engagement` events (sent by the tracker when a page is hidden or left, carrying the time the
+page was visible and whether the visit bounced) measure a page view; they are not events of
+their own. They are left out of `events`, `visitors`, `sessions`, `conversions`,
+`conversion_value`, `conversion_rate` and `qr_scans`, and they are what `avg_time_spent_sec`
+and `bounce_rate` read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+_COUNTED: Final = "event_type != 'engagement'"
+"""An event of its own (not an engagement measurement)."""
+_CONVERSION: Final = f"({_COUNTED} AND (event_type = 'conversion' OR conversion_type != ''))"
+_TIMED: Final = "(event_type = 'engagement' OR time_spent_sec != 0)"
+"""Events that measure time: engagement events, and others that carry a time_spent_sec
+(server-side senders put it on the event itself); 0 is the contract's default, not a measure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    sql: str
+    kind: Literal["count", "sum", "rate"]
+    """count: an integer (0 in an empty bucket); sum: a number (0); rate: a number or null."""
+    definition: str
+
+
+def _ratio(numerator: str, denominator: str) -> str:
+    # NULL, not NaN or an error, when nothing is in the denominator (an empty bucket).
+    return f"if(({denominator}) = 0, NULL, ({numerator}) / ({denominator}))"
+
+
+METRICS: Final[dict[str, Metric]] = {
+    m.name: m
+    for m in (
+        Metric("events", f"countIf({_COUNTED})", "count", "stored events, engagement events left out"),
+        Metric(
+            "visitors",
+            f"uniqExactIf(visitor_id, {_COUNTED})",
+            "count",
+            "distinct visitor_id of those events",
+        ),
+        Metric(
+            "sessions",
+            f"uniqExactIf(session_id, {_COUNTED})",
+            "count",
+            "distinct session_id of those events",
+        ),
+        Metric(
+            "bounce_rate",
+            _ratio(
+                "100 * (uniqExact(session_id) - uniqExactIf(session_id, NOT is_bounce))",
+                "uniqExact(session_id)",
+            ),
+            "rate",
+            "percent of sessions whose every event, engagement events included, has is_bounce = true",
+        ),
+        Metric(
+            "avg_time_spent_sec",
+            _ratio(f"sumIf(time_spent_sec, {_TIMED})", f"countIf({_TIMED})"),
+            "rate",
+            "mean time_spent_sec over engagement events and over other events whose time_spent_sec is not 0",
+        ),
+        Metric(
+            "conversions",
+            f"countIf({_CONVERSION})",
+            "count",
+            "events with event_type `conversion` or a non-empty conversion_type",
+        ),
+        Metric(
+            "conversion_value",
+            f"sumIf(conversion_value, {_CONVERSION})",
+            "sum",
+            "sum of conversion_value over those conversions",
+        ),
+        Metric(
+            "conversion_rate",
+            _ratio(f"100 * uniqExactIf(visitor_id, {_CONVERSION})", f"uniqExactIf(visitor_id, {_COUNTED})"),
+            "rate",
+            "percent of visitors with at least one conversion",
+        ),
+        Metric("qr_scans", f"countIf(is_qr_scan AND {_COUNTED})", "count", "events with is_qr_scan = true"),
+    )
+}
+
+MetricName = Literal[
+    "events",
+    "visitors",
+    "sessions",
+    "bounce_rate",
+    "avg_time_spent_sec",
+    "conversions",
+    "conversion_value",
+    "conversion_rate",
+    "qr_scans",
+]
+
+
+def empty_value(metric: Metric) -> int | float | None:
+    """A metric's value over no rows: what a zero-filled time bucket shows."""
+    return {"count": 0, "sum": 0.0, "rate": None}[metric.kind]

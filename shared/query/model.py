@@ -1,0 +1,167 @@
+"""The query as a typed value: the request bodies (pydantic, documented in OpenAPI) and the
+resolved `Query` the SQL builder takes. Every client error is a QueryError naming its field."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from shared.query.dimensions import Dimension, parse_dimension
+from shared.query.errors import QueryError
+from shared.query.metrics import METRICS, Metric, MetricName
+from shared.query.ranges import Range
+
+Operator = Literal["is", "is_not", "contains", "contains_not", "matches"]
+FilterValue = StrictStr | StrictBool | StrictInt | StrictFloat
+DateRange = StrictStr | tuple[StrictStr, StrictStr]
+ExportFormat = Literal["csv", "ndjson", "parquet"]
+
+MAX_FILTER_VALUES = 100
+MAX_VALUE_CHARS = 1000
+
+
+class Include(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    totals: StrictBool = False
+    """Add the metrics over the whole selection (`totals`) beside the rows."""
+    bots: StrictBool = False
+    """Count bot events (is_bot); left out by default."""
+
+
+class ExportInclude(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bots: StrictBool = False
+
+
+class _Selection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filters: list[tuple[Operator, StrictStr, list[FilterValue]]] = Field(default=[], max_length=50)
+    """`[operator, dimension, [values…]]`, all must hold; is/is_not: equal to any value;
+    contains/contains_not: any value as a case-insensitive substring; matches: any re2 pattern."""
+    date_range: DateRange = "30d"
+    """5m 30m 60m 24h today 7d 30d 90d 12mo month year all, or [from, to] (dates, both days
+    included, or ISO datetimes, to exclusive)."""
+    timezone: StrictStr = "UTC"
+    """IANA name; buckets and dates are local to it."""
+
+
+class QueryBody(_Selection):
+    metrics: list[MetricName] = Field(min_length=1, max_length=len(METRICS))
+    dimensions: list[StrictStr] = Field(default=[], max_length=6)
+    order_by: list[tuple[StrictStr, Literal["asc", "desc"]]] | None = Field(default=None, max_length=8)
+    limit: StrictInt = Field(default=100, ge=1)
+    """At most QUERY_MAX_ROWS (10,000)."""
+    offset: StrictInt = Field(default=0, ge=0, le=1_000_000_000)
+    include: Include = Include()
+
+
+class ExportBody(_Selection):
+    format: ExportFormat = "csv"
+    include: ExportInclude = ExportInclude()
+
+
+class QueryResult(BaseModel):
+    dimensions: list[str]
+    metrics: list[int | float | None]
+
+
+class QueryMeta(BaseModel):
+    metrics: list[str]
+    dimensions: list[str]
+    timezone: str
+    date_range: tuple[str, str]
+    """[start, end) as ISO datetimes in the query's timezone."""
+    total_rows: int
+    """Rows before limit/offset."""
+
+
+class QueryAnswer(BaseModel):
+    results: list[QueryResult]
+    totals: dict[str, int | float | None] | None = None
+    meta: QueryMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    operator: Operator
+    dimension: Dimension
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What rows a read covers: the resolved range, filters, bots, and the caller's scope."""
+
+    span: Range
+    tz: zoneinfo.ZoneInfo
+    filters: tuple[Filter, ...]
+    bots: bool
+    project: str | None
+    """A read key's project: every read is restricted to it, whatever the filters say."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    selection: Selection
+    metrics: tuple[Metric, ...]
+    dimensions: tuple[Dimension, ...]
+    order_by: tuple[tuple[str, Literal["asc", "desc"]], ...]
+    """(metric or dimension name, direction), resolved defaults included."""
+    limit: int
+    offset: int
+    totals: bool
+
+    @property
+    def time_dimension(self) -> Dimension | None:
+        return next((d for d in self.dimensions if d.kind == "time"), None)
+
+
+def _text(value: FilterValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_filters(raw: list[tuple[Operator, str, list[FilterValue]]]) -> tuple[Filter, ...]:
+    filters = []
+    for i, (operator, name, values) in enumerate(raw):
+        field = f"filters.{i}"
+        dimension = parse_dimension(name, field, time_allowed=False)
+        if not 1 <= len(values) <= MAX_FILTER_VALUES:
+            raise QueryError(field, f"needs 1 to {MAX_FILTER_VALUES} values")
+        texts = tuple(_text(v) for v in values)
+        if any(len(t) > MAX_VALUE_CHARS for t in texts):
+            raise QueryError(field, f"values are at most {MAX_VALUE_CHARS} characters")
+        if operator in ("contains", "contains_not", "matches") and any(not t for t in texts):
+            raise QueryError(field, f"{operator} needs non-empty values")
+        filters.append(Filter(operator, dimension, texts))
+    return tuple(filters)
+
+
+def parse_query(body: QueryBody, selection: Selection, *, max_rows: int) -> Query:
+    metrics = tuple(METRICS[name] for name in body.metrics)
+    if len(set(body.metrics)) != len(body.metrics):
+        raise QueryError("metrics", "each metric at most once")
+    dimensions = tuple(parse_dimension(n, f"dimensions.{i}") for i, n in enumerate(body.dimensions))
+    names = [d.name for d in dimensions]
+    if len(set(names)) != len(names):
+        raise QueryError("dimensions", "each dimension at most once")
+    if sum(d.kind == "time" for d in dimensions) > 1:
+        raise QueryError("dimensions", "at most one time dimension")
+    if sum(d.kind == "tag" for d in dimensions) > 1:
+        raise QueryError("dimensions", "link_tag at most once")
+    if body.limit > max_rows:
+        raise QueryError("limit", f"at most {max_rows}")
+    known = set(body.metrics) | set(names)
+    order = []
+    for i, (name, direction) in enumerate(body.order_by or ()):
+        if name not in known:
+            raise QueryError(f"order_by.{i}", "must name one of the query's metrics or dimensions")
+        order.append((name, direction))
+    if not order:
+        time = next((d for d in dimensions if d.kind == "time"), None)
+        order.append((time.name, "asc") if time else (metrics[0].name, "desc"))
+    return Query(selection, metrics, dimensions, tuple(order), body.limit, body.offset, body.include.totals)

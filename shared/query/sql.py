@@ -1,0 +1,148 @@
+"""A `Query` (or a `Selection`, for exports) as SQL text plus bound parameters.
+
+Identifiers come only from the allow-lists (`metrics`, `dimensions`, `schema`) and the
+validated database name; every value a client sent is a `{name:Type}` parameter. Reads use
+FINAL, so an event_id re-sent to the ReplacingMergeTree counts once even before a merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from shared.query.dimensions import TAGS_SQL, Dimension
+from shared.query.model import Filter, Query, Selection
+from shared.query.ranges import utc_param
+from shared.store.schema import EVENT_COLUMNS
+
+EXPORT_COLUMNS: Final = (*EVENT_COLUMNS, "inserted_at")
+# The table's sort key: an export in this order streams without a sort.
+_TABLE_ORDER: Final = "team_id, project_id, link_id, toDate(event_time), event_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps every read runs under (from Settings); a read over them fails, never a 500."""
+
+    timeout_seconds: float
+    max_rows_to_read: int
+    max_bytes_to_read: int
+    max_threads: int = 0
+    """Engine threads per read (0: the engine's default)."""
+    thread_nice: int = 0
+    """Nice value of the engine threads running a read (os_thread_priority): >0 yields CPU to
+    the inserts and the API's own threads."""
+
+    def clause(self, timeout_seconds: float | None = None) -> str:
+        seconds = self.timeout_seconds if timeout_seconds is None else timeout_seconds
+        # readonly=2: no writes, while the per-query settings below stay settable.
+        # Partitions are months of event_time and the sort key holds its date, so two copies
+        # of an event never sit in different partitions: FINAL need not merge across them.
+        return (
+            f" SETTINGS readonly = 2, max_execution_time = {float(seconds)!r},"
+            f" max_rows_to_read = {int(self.max_rows_to_read)},"
+            f" max_bytes_to_read = {int(self.max_bytes_to_read)},"
+            " do_not_merge_across_partitions_select_final = 1"
+            f", os_thread_priority = {int(self.thread_nice)}"
+            + (f", max_threads = {int(self.max_threads)}" if self.max_threads else "")
+        )
+
+
+@dataclass
+class Statement:
+    sql: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    """The result's column names, when the caller needs them (exports)."""
+
+
+def _filter_sql(flt: Filter, i: int, params: dict[str, Any]) -> str:
+    dim = flt.dimension
+    if dim.kind == "attribute":
+        params[f"fk{i}"] = dim.key
+    expr = "t" if dim.kind == "tag" else dim.sql(f"{{fk{i}:String}}")
+    params[f"fv{i}"] = list(flt.values)
+    values = f"{{fv{i}:Array(String)}}"
+    if flt.operator in ("is", "is_not"):
+        positive = f"has({values}, {expr})"
+    elif flt.operator in ("contains", "contains_not"):
+        positive = f"multiSearchAnyCaseInsensitiveUTF8({expr}, {values})"
+    else:  # matches: re2, through match(); one bound pattern per value
+        for j, pattern in enumerate(flt.values):
+            params[f"fr{i}_{j}"] = pattern
+        positive = (
+            "(" + " OR ".join(f"match({expr}, {{fr{i}_{j}:String}})" for j in range(len(flt.values))) + ")"
+        )
+    if dim.kind == "tag":  # an event matches when any of its tags does
+        positive = f"arrayExists(t -> {positive}, {TAGS_SQL})"
+    return f"NOT {positive}" if flt.operator in ("is_not", "contains_not") else positive
+
+
+def where(selection: Selection, params: dict[str, Any]) -> str:
+    params["_start"] = utc_param(selection.span.start)
+    params["_end"] = utc_param(selection.span.end)
+    conditions = [
+        "event_time >= toDateTime64({_start:String}, 3, 'UTC')",
+        "event_time < toDateTime64({_end:String}, 3, 'UTC')",
+    ]
+    if selection.project is not None:
+        params["_project"] = selection.project
+        conditions.append("project_id = {_project:String}")
+    if not selection.bots:
+        conditions.append("NOT is_bot")
+    conditions.extend(_filter_sql(flt, i, params) for i, flt in enumerate(selection.filters))
+    return " WHERE " + " AND ".join(conditions)
+
+
+def _dimension_sql(dim: Dimension, i: int, params: dict[str, Any]) -> str:
+    if dim.kind == "attribute":
+        params[f"dk{i}"] = dim.key
+    return dim.sql(f"{{dk{i}:String}}")
+
+
+def aggregate(
+    query: Query, database: str, limits: Limits, *, dimensions: bool = True, paginate: bool = True
+) -> Statement:
+    """One row per group: dimensions d0…, metrics m0…, and `_rows`, the group count before
+    LIMIT. `dimensions=False`: the totals (one row, no ARRAY JOIN for tags)."""
+    params: dict[str, Any] = {"tz": query.selection.tz.key}
+    dims = query.dimensions if dimensions else ()
+    columns = [f"{_dimension_sql(d, i, params)} AS d{i}" for i, d in enumerate(dims)]
+    columns += [f"{m.sql} AS m{i}" for i, m in enumerate(query.metrics)]
+    columns.append("count() OVER () AS _rows")
+    sql = f"SELECT {', '.join(columns)} FROM {database}.events FINAL"
+    if any(d.kind == "tag" for d in dims):
+        sql += f" ARRAY JOIN {TAGS_SQL} AS _tag"
+    sql += where(query.selection, params)
+    if dims:
+        sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
+        alias = {d.name: f"d{i}" for i, d in enumerate(dims)} | {
+            m.name: f"m{i}" for i, m in enumerate(query.metrics)
+        }
+        keys = [f"{alias[name]} {direction.upper()} NULLS LAST" for name, direction in query.order_by]
+        named = {name for name, _ in query.order_by}
+        keys += [f"d{i} ASC" for i, d in enumerate(dims) if d.name not in named]  # a stable order
+        sql += " ORDER BY " + ", ".join(keys)
+        if paginate:
+            params["_limit"], params["_offset"] = query.limit, query.offset
+            sql += " LIMIT {_limit:UInt64} OFFSET {_offset:UInt64}"
+    return Statement(sql + limits.clause(), params)
+
+
+def first_event(selection: Selection, database: str, limits: Limits) -> Statement:
+    """The earliest event in the caller's scope (for date_range "all"); no FINAL needed."""
+    params: dict[str, Any] = {}
+    conditions = ["1"]
+    if selection.project is not None:
+        params["_project"] = selection.project
+        conditions.append("project_id = {_project:String}")
+    sql = f"SELECT min(event_time), count() FROM {database}.events WHERE {' AND '.join(conditions)}"
+    return Statement(sql + limits.clause(), params)
+
+
+def export(selection: Selection, database: str, limits: Limits, timeout_seconds: float) -> Statement:
+    params: dict[str, Any] = {}
+    sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL" + where(selection, params)
+    return Statement(
+        sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params, EXPORT_COLUMNS
+    )

@@ -1,0 +1,123 @@
+-- Deduplication keeps the first-received copy of an event, not the last one.
+-- A ReplacingMergeTree without a version keeps the last insert, so a client re-sending an
+-- event_id (a retry with other values, a replayed request) overwrote what was stored first.
+-- With a version column it keeps the highest version: `replace_version` is the receive time
+-- (ms) bit-inverted, so the earliest `received_at` wins (copies received in the same
+-- millisecond, e.g. twice in one /batch, keep the last of them). Worker retries rebuild the
+-- same received_at and are stopped earlier still, by insert_deduplication_token.
+-- The engine's arguments cannot be altered, so this rebuilds the table in one statement:
+-- CREATE OR REPLACE copies every row into a new table and swaps it in atomically (Atomic
+-- database). Rows inserted into the old table while the copy runs would be left behind:
+-- stop the workers while it runs (`trackhouse migrate`); events wait in Redis meanwhile.
+-- The new table's deduplication window starts empty.
+CREATE OR REPLACE TABLE {database}.events
+(
+    event_id            String,
+    event_type          LowCardinality(String),
+    event_time          DateTime64(3, 'UTC'),
+    event_attributes    String,
+    link_id             String,
+    link_slug           String,
+    link_label          String,
+    link_title          String,
+    link_original_url   String,
+    link_attributes     String,
+    link_created_at     Nullable(DateTime64(3, 'UTC')),
+    link_expires_at     Nullable(DateTime64(3, 'UTC')),
+    link_tags           Array(String),
+    user_id             String,
+    user_name           String,
+    user_email          String,
+    user_attributes     String,
+    team_id             String,
+    team_name           String,
+    team_attributes     String,
+    project_id          String,
+    project_name        String,
+    project_attributes  String,
+    qr_code_id          String,
+    qr_code_name        String,
+    qr_code_attributes  String,
+    visitor_id          String,
+    session_id          String,
+    ip_address          String,
+    country             LowCardinality(String),
+    city                LowCardinality(String),
+    device_type         LowCardinality(String),
+    browser             LowCardinality(String),
+    os                  LowCardinality(String),
+    user_agent          String,
+    referrer            String,
+    utm_source          LowCardinality(String),
+    utm_medium          LowCardinality(String),
+    utm_campaign        LowCardinality(String),
+    utm_term            String,
+    utm_content         String,
+    time_spent_sec      Float64,
+    is_bounce           Bool,
+    is_qr_scan          Bool,
+    conversion_type     LowCardinality(String),
+    conversion_value    Float64,
+    received_at         DateTime64(3, 'UTC'),
+    is_bot              Bool DEFAULT false,
+    event_time_clamped  Bool DEFAULT false,
+    inserted_at         DateTime64(3, 'UTC') DEFAULT now64(3),
+    replace_version     UInt64 MATERIALIZED bitNot(toUInt64(toUnixTimestamp64Milli(received_at))),
+    INDEX idx_event_id event_id TYPE bloom_filter(0.001) GRANULARITY 1
+)
+ENGINE = ReplacingMergeTree(replace_version)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (team_id, project_id, link_id, toDate(event_time), event_id)
+SETTINGS non_replicated_deduplication_window = 10000
+AS SELECT
+    event_id,
+    event_type,
+    event_time,
+    event_attributes,
+    link_id,
+    link_slug,
+    link_label,
+    link_title,
+    link_original_url,
+    link_attributes,
+    link_created_at,
+    link_expires_at,
+    link_tags,
+    user_id,
+    user_name,
+    user_email,
+    user_attributes,
+    team_id,
+    team_name,
+    team_attributes,
+    project_id,
+    project_name,
+    project_attributes,
+    qr_code_id,
+    qr_code_name,
+    qr_code_attributes,
+    visitor_id,
+    session_id,
+    ip_address,
+    country,
+    city,
+    device_type,
+    browser,
+    os,
+    user_agent,
+    referrer,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    utm_term,
+    utm_content,
+    time_spent_sec,
+    is_bounce,
+    is_qr_scan,
+    conversion_type,
+    conversion_value,
+    received_at,
+    is_bot,
+    event_time_clamped,
+    inserted_at
+FROM {database}.events

@@ -1,0 +1,366 @@
+"""The tracker (`GET /t.js`) in a real Chromium, on a test site of another origin, against a
+real `trackhouse up`: what the browser sent (recorded by Playwright) and what was stored (read
+back through `GET /api/events/{id}`). Headless Chromium is a bot to the server (conftest.py):
+every stored event here says so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+
+from shared.queue.redis_server import free_port
+from tests.browser.conftest import Recorded, Stack
+from tests.browser.site import Site
+from tests.browser.tracker_pages import STUB, event_of, expect_event, page_html, script_tag, stored_id
+from tests.support.processes import http, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def _query(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
+    status, answer = http("POST", f"{stack.base}/api/query", body, headers=stack.admin())
+    assert status == 200, answer
+    result: dict[str, Any] = answer
+    return result
+
+
+UTM = "utm_source=newsletter&utm_medium=email&utm_campaign=launch&utm_term=analytics&utm_content=hero"
+
+
+def test_page_view_with_its_page_utm_and_referrer_is_stored(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    url = site.page("/landing", page_html("Landing", script_tag(stack.base)))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as sent:
+        page.goto(f"{url}?{UTM}", referer="https://news.example.org/item/1")
+    request = sent.value
+    assert request.headers["content-type"].startswith("text/plain")  # a simple request: no preflight
+    stored = stack.stored(event_of(request)["event_id"])
+    assert stored["event_type"] == "view"
+    assert stored["event_attributes"] == {
+        "page": "/landing",
+        "url": f"{url}?{UTM}",
+        "title": "Landing",
+        "hostname": "127.0.0.1",
+    }
+    assert (stored["team_id"], stored["project_id"]) == ("t1", "p1")
+    assert [stored[f"utm_{k}"] for k in ("source", "medium", "campaign", "term", "content")] == [
+        "newsletter",
+        "email",
+        "launch",
+        "analytics",
+        "hero",
+    ]
+    assert stored["referrer"] == "https://news.example.org/item/1"
+    assert stored["is_bounce"] is True
+    # The server's verdict on headless Chromium, which this test does not disguise.
+    assert (stored["is_bot"], stored["device_type"], stored["browser"]) == (True, "bot", "HeadlessChrome")
+    assert recorded.errors == []
+    assert recorded.outside() == []
+
+
+def test_spa_navigation_sends_views_and_the_left_page_engagement(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    url = site.page("/app", page_html("App", script_tag(stack.base)))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as first:
+        page.goto(url)
+    with expect_event(page, stack.base, "view") as second:
+        page.evaluate("history.pushState({}, '', '/app/pricing')")
+    pricing = event_of(second.value)
+    assert pricing["event_attributes"]["page"] == "/app/pricing"
+    assert pricing["referrer"] == url  # the previous page, not the document's referrer
+    assert pricing["is_bounce"] is False  # a second page was viewed
+    # replaceState on the same path (a query change) is not a navigation...
+    page.evaluate("history.replaceState({}, '', '/app/pricing?tab=yearly')")
+    # ...popstate back to /app is.
+    with expect_event(page, stack.base, "view") as back:
+        page.go_back()
+    assert event_of(back.value)["event_attributes"]["page"] == "/app"
+    sent = recorded.sent_events(stack.base)
+    assert [(e["event_type"], e["event_attributes"]["page"]) for e in sent] == [
+        ("view", "/app"),
+        ("engagement", "/app"),
+        ("view", "/app/pricing"),
+        ("engagement", "/app/pricing"),
+        ("view", "/app"),
+    ]
+    for event in sent:
+        assert stack.stored(event["event_id"])["event_type"] == event["event_type"]
+    assert event_of(first.value)["is_bounce"] is True
+    assert recorded.errors == []
+
+
+def test_hash_routes_are_views_only_with_data_hash(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    plain = site.page("/plain", page_html("Plain", script_tag(stack.base)))
+    hashed = site.page("/hashed", page_html("Hashed", script_tag(stack.base, **{"data-hash": ""})))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view"):
+        page.goto(plain)
+    page.evaluate("location.hash = '#faq'")
+    with expect_event(page, stack.base, "view"):
+        page.goto(hashed)
+    with expect_event(page, stack.base, "view") as faq:
+        page.evaluate("location.hash = '#faq'")
+    assert event_of(faq.value)["event_attributes"]["page"] == "/hashed#faq"
+    pages = [
+        e["event_attributes"]["page"] for e in recorded.sent_events(stack.base) if e["event_type"] == "view"
+    ]
+    assert pages == ["/plain", "/hashed", "/hashed#faq"]
+
+
+def test_engagement_measures_visible_time_when_the_page_is_left(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    url = site.page("/article", page_html("Article", script_tag(stack.base)))
+    page = ctx.new_page()
+    # The page's clock is the test's: 42 s pass on it, exactly.
+    start = datetime.now(UTC).replace(microsecond=0)
+    page.clock.install(time=start)
+    page.clock.pause_at(start)
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(url)
+    page.clock.fast_forward(42_000)
+    # Leaving: pagehide, sent with navigator.sendBeacon (which Playwright does not report, so
+    # the proof is the stored row; the engagement's id is its view's id + "e").
+    page.goto("about:blank")
+    stored = stack.stored(event_of(view.value)["event_id"] + "e")
+    assert stored["event_type"] == "engagement"
+    assert stored["time_spent_sec"] == 42.0
+    assert stored["is_bounce"] is True  # one page, no custom event
+    assert stored["event_attributes"]["page"] == "/article"
+    assert recorded.errors == []
+
+
+def test_custom_events_queued_before_load_and_after_with_conversion_fields(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    # The README's stub and a call, in the site's own script, before t.js has loaded.
+    site.page("/stub.js", STUB + "trackhouse.track('signup_started', {user_id: 'u-early'});")
+    early = "<script src=/stub.js></script>"
+    url = site.page("/shop", page_html("Shop", script_tag(stack.base), head=early))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "signup_started") as queued:
+        page.goto(url)
+    with expect_event(page, stack.base, "conversion") as conversion:
+        page.evaluate(
+            "trackhouse.track('conversion', {conversion_type: 'purchase', conversion_value: 49.5,"
+            " event_attributes: {plan: 'pro'}})"
+        )
+    assert stack.stored(stored_id(queued.value))["user_id"] == "u-early"
+    stored = stack.stored(stored_id(conversion.value))
+    assert (stored["conversion_type"], stored["conversion_value"]) == ("purchase", 49.5)
+    assert stored["event_attributes"] == {
+        "page": "/shop",
+        "url": url,
+        "title": "Shop",
+        "hostname": "127.0.0.1",
+        "plan": "pro",
+    }
+    assert stored["is_bounce"] is False  # a custom event means the visitor interacted
+    types = [e["event_type"] for e in recorded.sent_events(stack.base)]
+    assert types == ["view", "signup_started", "conversion"]
+    assert recorded.errors == []
+
+
+def test_link_and_qr_from_the_landing_url_attribute_later_conversions(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, _ = context
+    landing = site.page("/promo", page_html("Promo", script_tag(stack.base)))
+    checkout = site.page("/checkout", page_html("Checkout", script_tag(stack.base)))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(f"{landing}?th_link=lnk_42&th_qr=qr_7")
+    assert stack.stored(event_of(view.value)["event_id"])["link_id"] == "lnk_42"
+    # A later page, without the parameters, in the same browser: still attributed.
+    with expect_event(page, stack.base, "view"):
+        page.goto(checkout)
+    with expect_event(page, stack.base, "conversion") as conversion:
+        page.evaluate("trackhouse.track('conversion', {conversion_type: 'purchase', conversion_value: 20})")
+    stored = stack.stored(stored_id(conversion.value))
+    assert (stored["link_id"], stored["qr_code_id"], stored["is_qr_scan"]) == ("lnk_42", "qr_7", True)
+    assert stored["event_attributes"]["page"] == "/checkout"
+
+
+def test_attribution_parameter_names_and_the_90_day_memory(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, _ = context
+    tag = script_tag(stack.base, **{"data-link-param": "ref", "data-qr-param": "scan"})
+    url = site.page("/custom", page_html("Custom", tag))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as first:
+        page.goto(f"{url}?ref=lnk_custom&th_link=ignored")
+    assert event_of(first.value)["link_id"] == "lnk_custom"
+    # Remembered 91 days ago: forgotten.
+    old = int((datetime.now(UTC) - timedelta(days=91)).timestamp() * 1000)
+    page.evaluate(f"localStorage.setItem('trackhouse_attr', JSON.stringify({{l: 'lnk_old', t: {old}}}))")
+    with expect_event(page, stack.base, "view") as expired:
+        page.goto(url)
+    assert "link_id" not in event_of(expired.value)
+    # 89 days ago: still attributed.
+    recent = int((datetime.now(UTC) - timedelta(days=89)).timestamp() * 1000)
+    page.evaluate(
+        f"localStorage.setItem('trackhouse_attr', JSON.stringify({{l: 'lnk_recent', t: {recent}}}))"
+    )
+    with expect_event(page, stack.base, "view") as kept:
+        page.goto(url)
+    assert event_of(kept.value)["link_id"] == "lnk_recent"
+
+
+def _nothing_sent(page_url: str, site: Site, ctx: BrowserContext, recorded: Recorded, api_base: str) -> None:
+    """Loads the page, waits until t.js has run (then anything it sends is already requested),
+    and checks it sent nothing."""
+    page = ctx.new_page()
+    page.goto(page_url)
+    page.wait_for_function("window.trackhouse && typeof window.trackhouse.track === 'function'")
+    page.evaluate("trackhouse.track('click')")
+    # A request issued after the script's, as a marker: once it is seen, the earlier ones were.
+    with page.expect_request(f"{site.origin}/marker"):
+        page.evaluate("fetch('/marker').catch(() => {})")
+    assert recorded.sent_events(api_base) == []
+
+
+def test_opt_out_do_not_track_and_localhost_send_nothing(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    # localhost and 127.0.0.1 are skipped unless data-allow-localhost is set.
+    no_local = site.page(
+        "/no-local", page_html("No local", script_tag(stack.base, **{"data-allow-localhost": None}))
+    )
+    _nothing_sent(no_local, site, ctx, recorded, stack.base)
+    # The visitor's opt-out, in this origin's storage.
+    opted = site.page("/opted", page_html("Opted", script_tag(stack.base)))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view"):
+        page.goto(opted)
+    page.evaluate("localStorage.trackhouse_ignore = 'true'")
+    page.close()
+    recorded.requests.clear()
+    _nothing_sent(opted, site, ctx, recorded, stack.base)
+
+
+def test_respect_dnt_honours_do_not_track_and_global_privacy_control(
+    stack: Stack, site: Site, browser: Browser
+) -> None:
+    dnt = site.page("/dnt", page_html("DNT", script_tag(stack.base, **{"data-respect-dnt": ""})))
+    plain = site.page("/dnt-ignored", page_html("DNT ignored", script_tag(stack.base)))
+    for signal in ("doNotTrack", "globalPrivacyControl"):
+        value = "'1'" if signal == "doNotTrack" else "true"
+        ctx = browser.new_context()
+        try:
+            # Chromium has no switch for these: the page sees what a browser with them set shows.
+            ctx.add_init_script(
+                f"Object.defineProperty(Navigator.prototype, '{signal}', {{get: () => {value}}})"
+            )
+            recorded = Recorded()
+            ctx.on("request", lambda request, r=recorded: r.requests.append(request))
+            _nothing_sent(dnt, site, ctx, recorded, stack.base)
+            page = ctx.new_page()  # without data-respect-dnt the signal is not read
+            with expect_event(page, stack.base, "view"):
+                page.goto(plain)
+        finally:
+            ctx.close()
+
+
+def test_failures_are_silent_and_the_write_key_is_sent(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    url = site.page("/down", page_html("Down", script_tag(stack.base, **{"data-api": closed})))
+    page = ctx.new_page()
+    with page.expect_event("requestfailed", lambda r: r.url == f"{closed}/api/events/track"):
+        page.goto(url)
+    assert page.evaluate("trackhouse.track('click', {link_id: 'x'}) === undefined")
+    assert [e for e in recorded.errors if e.startswith("pageerror")] == []
+    # With data-write-key the key travels as X-Write-Key (a preflighted fetch; this API runs open).
+    keyed = site.page("/keyed", page_html("Keyed", script_tag(stack.base, **{"data-write-key": "wk_public"})))
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(keyed)
+    assert view.value.headers["x-write-key"] == "wk_public"
+    assert stack.stored(event_of(view.value)["event_id"])["event_type"] == "view"
+
+
+HIDE = """Object.defineProperty(document, "hidden", {value: %s, configurable: true});
+Object.defineProperty(document, "visibilityState", {value: %s, configurable: true});
+document.dispatchEvent(new Event("visibilitychange"));"""
+
+
+def test_hidden_time_is_not_counted_and_one_engagement_per_view_is_kept(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    url = site.page(
+        "/long-read", page_html("Long read", script_tag(stack.base, **{"data-project-id": "eng-once"}))
+    )
+    page = ctx.new_page()
+    start = datetime.now(UTC).replace(microsecond=0)
+    page.clock.install(time=start)
+    page.clock.pause_at(start)
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(url)
+    page.clock.fast_forward(10_000)
+    # The tab goes to the background (headless Chromium cannot hide a tab: the page is told so
+    # the way the browser tells it), stays there 100 s, comes back for 5 s, then is left.
+    with expect_event(page, stack.base, "engagement") as hidden:
+        page.evaluate(HIDE % ("true", "'hidden'"))
+    assert event_of(hidden.value)["time_spent_sec"] == 10.0
+    page.clock.fast_forward(100_000)
+    page.evaluate(HIDE % ("false", "'visible'"))
+    page.clock.fast_forward(5_000)
+    page.goto("about:blank")
+    engagement_id = event_of(view.value)["event_id"] + "e"
+    assert event_of(hidden.value)["event_id"] == engagement_id  # re-sent under the same id...
+    wait_for(
+        lambda: stack.stored(engagement_id)["time_spent_sec"] == 15.0,
+        timeout_seconds=20,
+        what="the last engagement (15 s visible) to replace the first",
+    )
+    # ...so the store holds one engagement for the view: its mean is 15, not (10 + 15) / 2.
+    answer = _query(
+        stack,
+        {
+            "metrics": ["avg_time_spent_sec"],
+            "date_range": "24h",
+            "include": {"bots": True},
+            "filters": [["is", "project_id", ["eng-once"]]],
+        },
+    )
+    assert answer["results"][0]["metrics"] == [15.0]
+    assert recorded.errors == []
+
+
+def test_a_back_forward_cache_restore_is_a_new_view(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, _ = context
+    url = site.page("/cached", page_html("Cached", script_tag(stack.base)))
+    elsewhere = site.page("/elsewhere", page_html("Elsewhere", ""))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as first:
+        page.goto(url)
+    page.evaluate("window.__before = 'kept'")
+    page.goto(elsewhere)
+    with expect_event(page, stack.base, "view") as restored:
+        page.go_back(wait_until="commit")  # a bfcache restore fires no load event
+    assert page.evaluate("window.__before") == "kept"  # the same document: restored, not reloaded
+    again = event_of(restored.value)
+    assert again["event_attributes"]["page"] == "/cached"
+    assert again["event_id"] != event_of(first.value)["event_id"]
+    assert again["is_bounce"] is False  # a second page view in this tab
+    assert stack.stored(again["event_id"])["event_type"] == "view"

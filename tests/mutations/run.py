@@ -1,0 +1,235 @@
+"""`make mutate`: break each delivery guarantee on purpose and check that a test notices.
+
+    python -m tests.mutations.run [--only NAME ...] [--list]
+
+Each mutation below is one textual edit of the production code, the kind of slip that loses
+or duplicates events without any error. For each, the repository's files are copied into a
+temporary directory, the edit applied there (the working tree is never touched), and the tests
+that should catch it run against the copy with the real redis-server and chDB. A mutation is
+*killed* when those tests fail; a surviving one means a guarantee that no test guards. Exit 1
+when any mutation survives or cannot be applied (the code it edits changed: update it here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    name: str
+    guarantee: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = (
+    Mutation(
+        "random-insert-token",
+        "a retried insert is dropped by its deduplication token",
+        "worker/writer.py",
+        'settings={"insert_deduplication_token": token},',
+        'settings={"insert_deduplication_token": __import__("uuid").uuid4().hex},',
+        (
+            "tests/integration/test_pipeline.py::test_a_retried_job_does_not_duplicate_rows",
+            "tests/integration/worker/test_merge.py::test_merged_jobs_retried_after_a_lost_ack_are_stored_once",
+        ),
+    ),
+    Mutation(
+        "no-insert-token",
+        "a retry whose rows differ (sessions drawn again) is still dropped",
+        "worker/writer.py",
+        'settings={"insert_deduplication_token": token},',
+        "settings={},",
+        ("tests/integration/test_pipeline.py::test_a_retry_that_builds_other_rows_is_still_stored_once",),
+    ),
+    Mutation(
+        "random-split-tokens",
+        "a crash while splitting out a poison event stores no half twice",
+        "worker/poison.py",
+        'f"{token}/0", rejected',
+        "f\"{token}/0/{__import__('uuid').uuid4().hex}\", rejected",
+        ("tests/integration/worker/test_poison.py::test_a_crash_while_splitting_stores_nothing_twice",),
+    ),
+    Mutation(
+        "halves-reuse-the-token",
+        "the halves of a split batch are all stored (a reused token drops rows silently)",
+        "worker/poison.py",
+        'f"{token}/1", rejected',
+        "token, rejected",
+        (
+            "tests/integration/worker/test_poison.py::test_a_poison_event_is_dead_lettered_and_its_batch_stored",
+        ),
+    ),
+    Mutation(
+        "reclaim-on-retry",
+        "a retried job rebuilds the same merged set (claimed once)",
+        "worker/merge.py",
+        "if existing then return existing end",
+        "",
+        ("tests/integration/worker/test_merge.py",),
+    ),
+    Mutation(
+        "second-entry-merged",
+        "a job queued twice (a retried enqueue) is stored once",
+        "worker/merge.py",
+        "if id == ARGV[5] or redis.call('EXISTS', ARGV[6] .. id) == 1 then",
+        "if false then",
+        ("tests/integration/worker/test_merge.py::test_a_job_queued_twice_is_stored_once",),
+    ),
+    Mutation(
+        "claimed-job-runs-alone",
+        "a second entry of a claimed job leaves its rows to the claimer",
+        "worker/merge.py",
+        "if owner and owner ~= ARGV[5] then return '@' .. owner end",
+        "",
+        (
+            "tests/integration/worker/test_merge.py::test_a_second_entry_of_a_claimed_job_waits_for_its_claimer",
+        ),
+    ),
+    Mutation(
+        "batch-201-when-enqueue-fails",
+        "no 201 without a Redis acknowledgement (/batch)",
+        "api/routes/batch.py",
+        "        return queue_failure(exc)\n    metrics.BATCH_ACCEPTED",
+        "        pass\n    metrics.BATCH_ACCEPTED",
+        (
+            "tests/unit/api/test_track_api.py::test_a_failed_enqueue_gives_the_500_body_and_queues_nothing",
+            "tests/integration/test_pipeline.py::test_redis_down_at_batch_gives_the_500_body",
+        ),
+    ),
+    Mutation(
+        "track-201-when-enqueue-fails",
+        "no 201 without a Redis acknowledgement (/track)",
+        "api/routes/track.py",
+        "        return queue_failure(exc)\n    metrics.TRACK_ACCEPTED",
+        "        pass\n    metrics.TRACK_ACCEPTED",
+        ("tests/unit/api/test_track_api.py::test_a_failed_enqueue_gives_the_500_body_and_queues_nothing",),
+    ),
+    Mutation(
+        "scheduler-skips-stranded",
+        "a job a dead worker took off the queue is put back within seconds",
+        "worker/runner.py",
+        "                recover_stranded(self._redis, self._settings)\n",
+        "",
+        ("tests/integration/worker/test_worker_crash.py::test_the_scheduler_thread_requeues_a_stranded_job",),
+    ),
+    Mutation(
+        "backpressure-counts-jobs",
+        "backpressure counts queued events, not jobs",
+        "api/backpressure.py",
+        "Reading(int(jobs * per_job),",
+        "Reading(int(jobs),",
+        ("tests/integration/api/test_backpressure.py::test_the_queue_is_measured_in_events_not_jobs",),
+    ),
+    Mutation(
+        "last-copy-wins",
+        "a later copy of an event does not overwrite the first",
+        "shared/store/migrations/0004_keep_first_received.sql",
+        "MATERIALIZED bitNot(toUInt64(toUnixTimestamp64Milli(received_at)))",
+        "MATERIALIZED toUInt64(toUnixTimestamp64Milli(received_at))",
+        (
+            "tests/integration/api/test_read_event.py::test_a_later_copy_of_an_event_does_not_overwrite_the_first",
+        ),
+    ),
+    Mutation(
+        "read-any-team",
+        "an id two teams chose is answered with neither event",
+        "api/event_reader.py",
+        "if len(rows) > 1:",
+        "if len(rows) > 99:",
+        (
+            "tests/integration/api/test_read_event.py::test_an_id_two_teams_chose_is_not_answered_with_either_event",
+        ),
+    ),
+    Mutation(
+        "chaos-random-insert-token",
+        "every acknowledged event stored once under faults (the short chaos run)",
+        "worker/writer.py",
+        'settings={"insert_deduplication_token": token},',
+        'settings={"insert_deduplication_token": __import__("uuid").uuid4().hex},',
+        ("tests/integration/test_chaos.py",),
+    ),
+)
+
+
+def copy_tree(into: Path) -> None:
+    """The working tree's tracked and new files (not ignored ones: no .venv, no data)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = into / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+
+
+def apply(mutation: Mutation, tree: Path) -> bool:
+    path = tree / mutation.path
+    text = path.read_text(encoding="utf-8")
+    if text.count(mutation.old) != 1:
+        return False
+    path.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
+    return True
+
+
+def run_one(mutation: Mutation) -> tuple[str, float]:
+    """'killed', 'SURVIVED' or 'not applied', and the seconds its tests took."""
+    with tempfile.TemporaryDirectory(prefix="mut-") as tmp:
+        tree = Path(tmp)
+        copy_tree(tree)
+        if not apply(mutation, tree):
+            return "not applied", 0.0
+        started = time.monotonic()
+        # The copy's own packages come first on sys.path (python -m puts the cwd there).
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
+            cwd=tree,
+            capture_output=True,
+        )
+        seconds = time.monotonic() - started
+    if result.returncode == 1:  # tests ran and failed
+        return "killed", seconds
+    if result.returncode == 0:
+        return "SURVIVED", seconds
+    tail = result.stdout.decode(errors="replace").strip().splitlines()[-3:]
+    return f"error (pytest exit {result.returncode}: {' / '.join(tail)})", seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make mutate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", default=None, help="mutation names to run")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if args.only is None or m.name in args.only]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:30} {m.path:55} {m.guarantee}")
+        return
+    rows = []
+    for mutation in chosen:
+        verdict, seconds = run_one(mutation)
+        rows.append((mutation, verdict, seconds))
+        print(f"{mutation.name:30} {verdict:12} {seconds:6.1f} s  {mutation.guarantee}", flush=True)
+    killed = sum(1 for _, verdict, _ in rows if verdict == "killed")
+    print(f"\n{killed} of {len(rows)} mutations killed")
+    raise SystemExit(0 if killed == len(rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
