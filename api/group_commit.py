@@ -7,6 +7,11 @@ job (bounded by `job_max_events` and `job_max_bytes`). Under load, jobs grow by
 themselves and the Redis cost per event falls; when idle, latency is one round trip.
 
 The enqueue runs in a worker thread so the event loop never waits on Redis.
+
+With `redis_min_replicas_ack` > 0, a job counts as acknowledged only once `WAIT` confirms
+that many replicas hold it (a failover then cannot lose it); short of them, within
+`redis_replica_ack_timeout_ms`, its requests fail with `shared.queue.connect.ReplicasBehind`
+(503 + Retry-After).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from rq import Queue
 from rq.job import Job
 
 from shared import metrics
+from shared.queue.connect import require_replicas
 from shared.queue.jobs import enqueue_rows
 from shared.settings import Settings
 
@@ -84,7 +90,7 @@ class GroupCommitter:
             rows = [row for pending in group for row in pending.rows]
             started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._executor, self._enqueue, self._queue, rows, self._settings)
+                await loop.run_in_executor(self._executor, self._enqueue_acknowledged, rows)
             except Exception as exc:  # every request of the group learns the enqueue failed
                 for pending in group:
                     pending.done.set_exception(exc)
@@ -95,6 +101,11 @@ class GroupCommitter:
             self.events_enqueued += len(rows)
             for pending in group:
                 pending.done.set_result(None)
+
+    def _enqueue_acknowledged(self, rows: list[dict[str, Any]]) -> None:
+        self._enqueue(self._queue, rows, self._settings)
+        if replicas := self._settings.redis_min_replicas_ack:
+            require_replicas(self._queue.connection, replicas, self._settings.redis_replica_ack_timeout_ms)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from shared.logs import configure_logging
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
@@ -61,9 +61,10 @@ def serve(app: FastAPI, settings: Settings) -> None:
 
 
 def run_api(settings: Settings, *, processes: int | None = None) -> None:
-    if not settings.redis_url:
+    if not redis_configured(settings):
         raise SystemExit(
-            "trackhouse api needs TRACKHOUSE_REDIS_URL (or run `trackhouse up` for the embedded mode)"
+            "trackhouse api needs TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS"
+            " (or run `trackhouse up` for the embedded mode)"
         )
     if settings.uses_chdb:
         # The worker process owns the chDB engine; the API opens it only if asked to read.
@@ -71,7 +72,7 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
             "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
         )
     else:
-        migrate(open_client(settings.store_url), settings.clickhouse_database)
+        migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
     processes = processes or settings.api_processes
     if processes > 1:
         serve_processes(settings, processes)
@@ -80,7 +81,7 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
 
 
 def api_app(settings: Settings) -> FastAPI:
-    redis = connect_redis(settings.redis_url or "")
+    redis = connect(settings)
     return create_app(settings, redis=redis, open_store=lambda: open_client(settings.store_url))
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.checks import exactly_once
 from bench.load import BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
@@ -33,7 +35,7 @@ from bench.phase import (
 from bench.procs import PYTHON, CpuMeter, Proc, Processes, RssSampler, clean_env, http_status, wait_http_ok
 from bench.queue_probe import backlog, failed, used_memory, wait_drained, wait_worker
 from bench.store_read import PhaseRows, read_phases
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer, find_redis_server, free_port
 from shared.settings import Settings
 
 TRACKHOUSE_QUEUE: str = Settings.model_fields["queue_name"].default
@@ -54,6 +56,8 @@ class Topology:
     spec: LoadSpec
     strict: bool
     """Exactly-once violations fail the run (trackhouse) or are only noted (the baseline)."""
+    replica: bool = False
+    """Run a Redis replica beside the primary (the API then waits for it: MIN_REPLICAS_ACK=1)."""
 
 
 def _plain(port: int, redis_url: str, chdb_url: str) -> Topology:
@@ -124,6 +128,12 @@ def topology_for(name: str, port: int, redis_url: str, chdb_url: str, workdir: P
     if name == "track-noenrich":
         spec = LoadSpec(f"{base}/api/events/track", TRACK_LUA)
         return _trackhouse(port, redis_url, chdb_url, spec, workdir, ENRICHMENT_OFF)
+    if name == "track-replica":  # what WAIT costs: the same as track, 201 once a replica has the job
+        spec = LoadSpec(f"{base}/api/events/track", TRACK_LUA)
+        topo = _trackhouse(
+            port, redis_url, chdb_url, spec, workdir, {"TRACKHOUSE_REDIS_MIN_REPLICAS_ACK": "1"}
+        )
+        return replace(topo, replica=True)
     if name in ("batch", "batch-2proc"):
         spec = LoadSpec(f"{base}/api/events/batch", BATCH_LUA, events_per_request=BATCH_SIZE)
         processes = {"TRACKHOUSE_API_PROCESSES": "2"} if name == "batch-2proc" else {}
@@ -162,6 +172,8 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
     left: dict[str, int] = {}
     try:
         with Processes() as procs:
+            if topo.replica:
+                _start_replica(procs, redis_url, workdir)
             api = procs.start(f"{name}-api", topo.api_argv, topo.env, workdir / "api.log")
             wait_http_ok(f"http://127.0.0.1:{port}/healthz", api)
             path = topo.spec.url.split(str(port), 1)[1]
@@ -231,6 +243,33 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
         result.drain_rows_per_s = rows["fill"].rows / drain_seconds
     _store_figures(result, topo, phases, rows, left)
     return result
+
+
+def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> None:
+    """A replica of the bench's primary, with the primary's (random) password on both sides."""
+    port, primary = free_port(), urlsplit(primary_url)
+    password = primary.password or ""
+    (workdir / "replica").mkdir()
+    argv = [
+        find_redis_server(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir / "replica"),
+        "--appendonly", "yes", "--save", "", "--replicaof", "127.0.0.1", str(primary.port),
+        *(["--masterauth", password, "--requirepass", password] if password else []),
+    ]  # fmt: skip
+    procs.start("replica", argv, clean_env({}), workdir / "replica.log")
+    replica = Redis(port=port, password=password or None)
+    deadline = time.monotonic() + 30
+    while not _synced(replica):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bench's Redis replica did not sync within 30 s")
+        time.sleep(0.1)
+    replica.close()
+
+
+def _synced(replica: Redis) -> bool:
+    try:
+        return replica.info("replication").get("master_link_status") == "up"
+    except RedisConnectionError:  # not listening yet
+        return False
 
 
 def _alive(*procs: Proc) -> None:

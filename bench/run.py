@@ -36,6 +36,7 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "plain": partial(queued.run_queued, "plain"),
     "track": partial(queued.run_queued, "track"),
     "track-noenrich": partial(queued.run_queued, "track-noenrich"),
+    "track-replica": partial(queued.run_queued, "track-replica"),
     "batch": partial(queued.run_queued, "batch"),
     "batch-2proc": partial(queued.run_queued, "batch-2proc"),
 }
@@ -46,6 +47,8 @@ Contenders: **bare** FastAPI that only parses JSON (the per-request ceiling); **
 insert per job (bench/plain_*.py); **track** trackhouse (`trackhouse api` + `trackhouse worker`,
 split topology, chDB) on `POST /api/events/track` (a Chrome user agent, enrichment on, the default);
 **track-noenrich** the same with every enrichment step off (the difference is enrichment's cost);
+**track-replica** the same with a Redis replica and `REDIS_MIN_REPLICAS_ACK=1` (201 once `WAIT`
+confirms the replica holds the job: the difference is what replicated acknowledgements cost);
 **batch** the same as track on `POST /api/events/batch`
 with {batch} events per request; **batch-2proc** the same with `trackhouse api --processes 2`
 (RSS and CPU of the API: the supervisor and its children together). Every contender gets fresh data dirs and free loopback ports.

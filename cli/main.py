@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run N worker processes (ClickHouse server only)",
     )
-    commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    migrate = commands.add_parser("migrate", help="apply pending ClickHouse migrations")
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the SQL a fresh store would run (for TRACKHOUSE_CLICKHOUSE_CLUSTER if set); connect to nothing",
+    )
     status = commands.add_parser(
         "status", help="queue depth, retries, dead letters, workers, drain rate, store"
     )
@@ -86,9 +91,9 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from cli.status import embedded_socket, mask_url, resolve_redis_url
-    from shared.queue.jobs import connect_redis
+    from shared.queue.connect import connect, connect_redis, describe_redis
 
-    url = resolve_redis_url(settings)
+    url = describe_redis(settings) if settings.redis_sentinels else resolve_redis_url(settings)
     if url is None:
         print(
             f"trackhouse {args.command}: no Redis to read: TRACKHOUSE_REDIS_URL is unset and there is no "
@@ -96,7 +101,7 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    redis = connect_redis(url)
+    redis = connect(settings) if settings.redis_sentinels else connect_redis(url)
     try:
         if args.command == "status":
             return _status(redis, settings, url, as_json=args.json)
@@ -163,9 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(settings, burst=args.burst, concurrency=args.concurrency)
     elif args.command == "migrate":
         from shared.store.client import open_client
-        from shared.store.migrate import migrate
+        from shared.store.migrate import dry_run, migrate
 
-        applied = migrate(open_client(settings.store_url), settings.clickhouse_database)
+        if args.dry_run:
+            print(dry_run(settings.clickhouse_database, settings.clickhouse_cluster))
+            return 0
+        applied = migrate(
+            open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
+        )
         print(f"applied {len(applied)} migration(s)" if applied else "schema up to date")
     elif args.command == "query":
         from cli.query import run

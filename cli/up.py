@@ -10,7 +10,7 @@ from api.app import create_app
 from api.dashboard import mount_dashboard
 from api.server import serve
 from cli.status import mask_url
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect, connect_redis, describe_redis, redis_configured
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
@@ -23,14 +23,14 @@ log = logging.getLogger(__name__)
 
 def run_embedded(settings: Settings, *, dashboard: bool = False) -> None:
     redis_server: RedisServer | None = None
-    redis_url = settings.redis_url
-    if not redis_url:
+    redis_url = describe_redis(settings)
+    if not redis_configured(settings):
         redis_server = RedisServer(settings.data_dir / "redis", appendfsync=settings.redis_appendfsync)
         redis_url = redis_server.start()
     try:
         store = open_client(settings.store_url)
-        migrate(store, settings.clickhouse_database)
-        redis = connect_redis(redis_url)
+        migrate(store, settings.clickhouse_database, settings.clickhouse_cluster)
+        redis = connect(settings) if redis_server is None else connect_redis(redis_url)
         # Before serving: what the last run held when it died is stored within seconds, not
         # after its leases lapse. An own redis-server has had no other worker than this process.
         reclaim_at_startup(redis, settings, sole_worker=redis_server is not None)

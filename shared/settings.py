@@ -48,10 +48,29 @@ class Settings(BaseSettings):
     """fsync policy of the embedded redis-server's AOF. A killed redis-server loses nothing
     either way (acknowledged writes are in the OS's page cache); on an OS crash or power loss
     `everysec` can lose the last ~1 s of acknowledged events, `always` none (an fsync per write)."""
+    redis_sentinels: list[str] = Field(default=[])
+    """Sentinels (JSON list of `host:port`) that find the Redis primary: set, they replace
+    REDIS_URL for the API, the workers, `status` and `failed`, which follow a failover."""
+    redis_sentinel_master: str = "trackhouse"
+    """The primary's name as the Sentinels know it (`sentinel monitor <name> …`)."""
+    redis_sentinel_password: SecretStr | None = None
+    """Password of the Sentinels themselves (`requirepass` in sentinel.conf), if any."""
+    redis_password: SecretStr | None = None
+    """With REDIS_SENTINELS: the password of the primary and replicas they name (`requirepass`).
+    With REDIS_URL the password goes in the URL."""
+    redis_min_replicas_ack: int = Field(default=0, ge=0, le=16)
+    """The API answers 201 only once `WAIT` confirms this many replicas hold the job (0: the
+    primary's acknowledgement is enough; a failover may then lose what it had not replicated)."""
+    redis_replica_ack_timeout_ms: int = Field(default=500, ge=1, le=60_000)
+    """How long the API waits for those replicas; short of them it answers 503 + Retry-After."""
     clickhouse_url: str | None = None
     """`http(s)://user:pass@host:8123` for a server, `chdb:///abs/path` for the embedded engine.
     Unset: `chdb://<data_dir>/clickhouse`."""
     clickhouse_database: str = "trackhouse"
+    clickhouse_cluster: str | None = None
+    """A ClickHouse cluster name (`remote_servers`): migrations render ON CLUSTER DDL, Replicated
+    engines and a Distributed table that reads and inserts go through (shared.store.render).
+    Unset: single-node DDL (also right for ClickHouse Cloud)."""
 
     # --- access ---
     admin_token: SecretStr | None = None
@@ -212,6 +231,24 @@ class Settings(BaseSettings):
     """One log line per HTTP request (uvicorn's access log); off: at thousands of events/s it
     costs more than the request."""
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _host_ports(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r}: a Sentinel is host:port")
+        return value
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster_identifier(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None  # `TRACKHOUSE_CLICKHOUSE_CLUSTER=` (compose's default) means single node
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
     @field_validator("client_ip_header")
     @classmethod
     def _header_name(cls, value: str) -> str:
@@ -227,6 +264,11 @@ class Settings(BaseSettings):
         if not _IDENTIFIER.match(value):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
         return value
+
+    @field_validator("redis_password", "redis_sentinel_password")
+    @classmethod
+    def _blank_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
     @field_validator("admin_token")
     @classmethod

@@ -16,7 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from redis import Redis
 
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect_redis
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client

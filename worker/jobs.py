@@ -20,6 +20,7 @@ from rq.job import Job
 from shared import metrics
 from shared.event.visitors import assign_sessions
 from shared.ids import new_uuid
+from shared.queue.connect import require_replicas
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from worker import merge, poison
@@ -41,6 +42,9 @@ class JobContext:
     """The retry policy's; a job with fewer retries left has failed before."""
     session_idle_seconds: int = 0
     """Sessions for events that came without one: the visitor's idle window (0: random ids)."""
+    min_replicas_ack: int = 0
+    """Replicas that must hold a merge claim before its insert (0: the primary's word)."""
+    replica_ack_timeout_ms: int = 500
 
     @classmethod
     def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
@@ -60,6 +64,8 @@ class JobContext:
             settings.insert_linger_ms / 1000,
             attempts - 1,
             settings.session_idle_seconds if settings.sessions else 0,
+            settings.redis_min_replicas_ack,
+            settings.redis_replica_ack_timeout_ms,
         )
 
 
@@ -124,6 +130,8 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
         job.result_ttl = context.claim_ttl_seconds
         log.info("job %s skipped: %s", job.id, claimed, extra={"job_id": job.id})
         return 0
+    if context.min_replicas_ack:  # a claim lost in a failover would change the token: duplicates
+        require_replicas(job.connection, context.min_replicas_ack, context.replica_ack_timeout_ms)
     if merged:
         job.meta["merged"] = merged  # shown by rq-dashboard if this job fails
         job.save_meta()

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from types import FrameType
 
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
@@ -24,16 +24,16 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1) -> None:
-    if not settings.redis_url:
-        raise SystemExit("trackhouse worker needs TRACKHOUSE_REDIS_URL")
+    if not redis_configured(settings):
+        raise SystemExit("trackhouse worker needs TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS")
     if concurrency > 1:
         if settings.uses_chdb:
             raise SystemExit(
                 "--concurrency > 1 needs a ClickHouse server: chDB allows one process per data directory"
             )
         raise SystemExit(_supervise(settings, concurrency, burst=burst))
-    migrate(open_client(settings.store_url), settings.clickhouse_database)
-    run_worker_process(connect_redis(settings.redis_url), settings, burst=burst)
+    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
+    run_worker_process(connect(settings, patient=True), settings, burst=burst)
 
 
 def child_command(burst: bool) -> list[str]:
@@ -41,7 +41,7 @@ def child_command(burst: bool) -> list[str]:
 
 
 def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
-    migrate(open_client(settings.store_url), settings.clickhouse_database)  # the children find it done
+    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)  # the children find it done
     children = []
     for index in range(concurrency):
         env = dict(os.environ)

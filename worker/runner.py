@@ -19,6 +19,9 @@ import time
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 from rq.exceptions import StopRequested
 from rq.executions import Execution, ExecutionRegistry
@@ -42,6 +45,10 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 1
 """Longest an idle worker blocks on Redis before it looks at its stop flag again."""
 
+REDIS_FAULTS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+"""Redis going away or failing over (a demoted primary answers READONLY): the queue's fault,
+never the job's, so such a failure does not spend one of the job's retries."""
+
 
 class EventWorker(SimpleWorker):
     """A SimpleWorker that can be stopped from another thread.
@@ -59,6 +66,7 @@ class EventWorker(SimpleWorker):
             self.death_penalty_class = TimerDeathPenalty
         super().__init__(*args, **kwargs)
         self._in_thread = in_thread
+        self._redis_fault = False
 
     def stop(self) -> None:
         """Warm stop: finish the current job, take no new one."""
@@ -93,6 +101,27 @@ class EventWorker(SimpleWorker):
         dead = [execution_id for execution_id, exists in zip(ids, alive, strict=True) if not exists]
         if dead:
             self.connection.zrem(registry.key, *dead)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        # RQ calls this with the exception, then handle_job_failure with its text only.
+        self._redis_fault = isinstance(exc_info[1], REDIS_FAULTS)
+        super().handle_exception(job, *exc_info)
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: Any = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        if self._redis_fault and job.retries_left is not None:
+            # Redis failed over mid-job (the patient client's retries ran out): give the attempt
+            # back, so the retry RQ schedules now is not counted against the job.
+            job.retries_left += 1
+            log.warning("job %s lost Redis mid-job; retrying without spending an attempt", job.id)
+        self._redis_fault = False
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def _install_signal_handlers(self) -> None:
         if not self._in_thread:
@@ -215,7 +244,9 @@ class SchedulerThread(threading.Thread):
 
 
 def make_writer(settings: Settings) -> EventWriter:
-    return EventWriter(open_client(settings.store_url), settings.clickhouse_database)
+    # A cluster's events table is Distributed: acknowledge an insert only once the shards have it.
+    cluster = {"distributed_foreground_insert": 1} if settings.clickhouse_cluster else {}
+    return EventWriter(open_client(settings.store_url, **cluster), settings.clickhouse_database)
 
 
 def make_worker(redis: Redis, settings: Settings, *, in_thread: bool, name: str | None = None) -> EventWorker:

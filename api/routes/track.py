@@ -19,6 +19,7 @@ from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
 from shared.event.parse import parse_event
+from shared.queue.connect import ReplicasBehind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -40,6 +41,9 @@ def overloaded(overload: Overload) -> JSONResponse:
 
 
 def queue_failure(exc: RedisError) -> JSONResponse:
+    if isinstance(exc, ReplicasBehind):  # not acknowledged yet: the client retries (same event_id)
+        log.warning("enqueue not acknowledged: %s", exc)
+        return error(503, str(exc), headers={"Retry-After": "1"})
     log.error("enqueue failed: %s", exc)
     body = FailureBody(details=f"event queue unavailable ({type(exc).__name__})")
     return JSONResponse(body.model_dump(), status_code=500)

@@ -14,12 +14,11 @@ import uuid
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
 
 from shared.queue.columnar import pack, unpack
+from shared.queue.connect import connect_redis as connect_redis  # moved there; tests/chaos imports it here
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.store.schema import EVENT_COLUMNS
@@ -37,19 +36,6 @@ def job_id_for(rows: list[dict[str, Any]]) -> str:
 def events_in(job_id: str) -> int:
     match = _EVENT_COUNT.search(job_id)
     return int(match[1]) if match else 1
-
-
-def connect_redis(url: str) -> Redis:
-    # RQ stores zlib-compressed bytes: no decode_responses. health_check_interval
-    # revalidates pooled connections that sat idle across a Redis restart. A few quick
-    # retries ride out a blip; an outage fails within about a second (the API answers 500).
-    return Redis.from_url(
-        url,
-        health_check_interval=30,
-        socket_connect_timeout=2,
-        socket_timeout=30,
-        retry=RedisRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
-    )
 
 
 def events_queue(redis: Redis, settings: Settings) -> Queue:

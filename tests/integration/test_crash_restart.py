@@ -18,7 +18,8 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
 
-from shared.queue.jobs import connect_redis, enqueue_rows, events_queue
+from shared.queue.connect import connect_redis
+from shared.queue.jobs import enqueue_rows, events_queue
 from shared.queue.redis_server import URL_FILE, free_port
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings

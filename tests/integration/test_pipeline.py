@@ -11,7 +11,8 @@ from clickhouse_connect.driver.client import Client
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from shared.queue.jobs import connect_redis, enqueue_rows, events_queue, job_rows
+from shared.queue.connect import connect_redis
+from shared.queue.jobs import enqueue_rows, events_queue, job_rows
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.migrate import load_migrations, migrate

@@ -12,7 +12,8 @@ import pytest
 from redis import Redis
 from rq.registry import StartedJobRegistry
 
-from shared.queue.jobs import connect_redis, events_queue
+from shared.queue.connect import connect_redis
+from shared.queue.jobs import events_queue
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from tests.support.apps import api_client

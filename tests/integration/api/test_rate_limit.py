@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from redis import Redis
 
 from api.rate_limit import KEY_PREFIX, RateLimiter
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect_redis
 from shared.queue.redis_server import free_port
 from shared.settings import Settings
 from tests.support.apps import api_client

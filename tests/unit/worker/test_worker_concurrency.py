@@ -23,7 +23,7 @@ import sys
 from shared.settings import Settings
 import worker.main as main
 main.child_command = lambda burst: [sys.executable, "-c", {child!r}, {ready!r}]
-main.migrate = lambda client, database: []  # no store in this test
+main.migrate = lambda *args: []  # no store in this test
 main.open_client = lambda url: None
 sys.exit(main._supervise(Settings(redis_url="redis://127.0.0.1:1/0", clickhouse_url="http://127.0.0.1:1"), 3, burst=False))
 """

@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 
 from shared.event.visitors import DailySalt, assign_sessions, session_key
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect_redis
 from shared.queue.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
