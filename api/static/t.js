@@ -48,12 +48,12 @@
     } catch (x) {}
   }
   function visible() { return acc + (since ? Date.now() - since : 0); }
-  // one engagement per view: re-sent, same event_id, as visible time grows
+  // visible time, in parts: one event per hide
   function engage(beacon) {
-    var ms = visible();
-    if (!view || ms == view.sent) return;
-    view.sent = ms;
-    send(Object.assign({}, view.e, { event_type: "engagement", event_id: view.id + "e", event_time: view.t, time_spent_sec: Math.round(ms / 100) / 10, is_bounce: !tab(NB) }), beacon);
+    var ms = view && visible() - view.s;
+    if (!(ms > 0)) return;
+    view.s += ms;
+    send(Object.assign({}, view.e, { event_type: "engagement", event_id: view.id + "-" + ++view.n, event_time: view.t, time_spent_sec: Math.round(ms / 100) / 10, is_bounce: !tab(NB) }), beacon);
   }
   function pageview(force) {
     if (!force && view && view.p == page()) return; // same path (replaceState, popstate)
@@ -63,7 +63,8 @@
     engage(); // the page left (SPA)
     var e = context();
     e.referrer = view ? prev : d.referrer;
-    view = { p: page(), id: Math.random().toString(36).slice(2) + Date.now().toString(36), t: new Date().toISOString(), e: e };
+    view = { p: page(), id: Math.random().toString(36).slice(2) + Date.now().toString(36), t: new Date().toISOString(), e: e, s: 0, n: 0 };
+    e.event_attributes.view_id = view.id;
     prev = L.href; acc = 0; since = d.hidden ? 0 : Date.now();
     send(Object.assign({ event_type: "view", event_id: view.id }, e));
   }

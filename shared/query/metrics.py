@@ -22,6 +22,18 @@ _CONVERSION: Final = f"({_COUNTED} AND (event_type = 'conversion' OR conversion_
 _TIMED: Final = "(event_type = 'engagement' OR time_spent_sec != 0)"
 """Events that measure time: engagement events, and others that carry a time_spent_sec
 (server-side senders put it on the event itself); 0 is the contract's default, not a measure."""
+_VIEW: Final = (
+    "if(JSONHas(event_attributes, 'view_id'), JSONExtractString(event_attributes, 'view_id'), event_id)"
+)
+"""The view an engagement event measures. The tracker sends the visible time of a view in
+parts (one per hide, each with its own event_id, so the first-received copy of each wins),
+all naming their view in `event_attributes.view_id`; an engagement without one is a view of
+its own."""
+_MEASURED: Final = (
+    f"(uniqExactIf({_VIEW}, event_type = 'engagement') + countIf({_COUNTED} AND time_spent_sec != 0))"
+)
+"""What `avg_time_spent_sec` divides by: the views engagement events measure, plus the other
+events that carry a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +77,11 @@ METRICS: Final[dict[str, Metric]] = {
         ),
         Metric(
             "avg_time_spent_sec",
-            _ratio(f"sumIf(time_spent_sec, {_TIMED})", f"countIf({_TIMED})"),
+            _ratio(f"sumIf(time_spent_sec, {_TIMED})", _MEASURED),
             "rate",
-            "mean time_spent_sec over engagement events and over other events whose time_spent_sec is not 0",
+            "time_spent_sec summed over engagement events and other events whose time_spent_sec is not 0, "
+            "divided by the views those engagement events measure (event_attributes.view_id, else their "
+            "own event_id) plus those other events: the mean time of a measured view",
         ),
         Metric(
             "conversions",

@@ -15,7 +15,7 @@ from shared.queue.redis_server import free_port
 from tests.browser.conftest import Recorded, Stack
 from tests.browser.site import Site
 from tests.browser.tracker_pages import STUB, event_of, expect_event, page_html, script_tag, stored_id
-from tests.support.processes import http, wait_for
+from tests.support.processes import http
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -47,6 +47,7 @@ def test_page_view_with_its_page_utm_and_referrer_is_stored(
         "url": f"{url}?{UTM}",
         "title": "Landing",
         "hostname": "127.0.0.1",
+        "view_id": stored["event_id"],  # its engagement events name it
     }
     assert (stored["team_id"], stored["project_id"]) == ("t1", "p1")
     assert [stored[f"utm_{k}"] for k in ("source", "medium", "campaign", "term", "content")] == [
@@ -133,13 +134,14 @@ def test_engagement_measures_visible_time_when_the_page_is_left(
         page.goto(url)
     page.clock.fast_forward(42_000)
     # Leaving: pagehide, sent with navigator.sendBeacon (which Playwright does not report, so
-    # the proof is the stored row; the engagement's id is its view's id + "e").
+    # the proof is the stored row; the first engagement's id is its view's id + "-1").
     page.goto("about:blank")
-    stored = stack.stored(event_of(view.value)["event_id"] + "e")
+    stored = stack.stored(event_of(view.value)["event_id"] + "-1")
     assert stored["event_type"] == "engagement"
     assert stored["time_spent_sec"] == 42.0
     assert stored["is_bounce"] is True  # one page, no custom event
     assert stored["event_attributes"]["page"] == "/article"
+    assert stored["event_attributes"]["view_id"] == event_of(view.value)["event_id"]
     assert recorded.errors == []
 
 
@@ -301,7 +303,7 @@ Object.defineProperty(document, "visibilityState", {value: %s, configurable: tru
 document.dispatchEvent(new Event("visibilitychange"));"""
 
 
-def test_hidden_time_is_not_counted_and_one_engagement_per_view_is_kept(
+def test_hidden_time_is_not_counted_and_a_views_parts_add_up(
     stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
 ) -> None:
     ctx, recorded = context
@@ -324,14 +326,12 @@ def test_hidden_time_is_not_counted_and_one_engagement_per_view_is_kept(
     page.evaluate(HIDE % ("false", "'visible'"))
     page.clock.fast_forward(5_000)
     page.goto("about:blank")
-    engagement_id = event_of(view.value)["event_id"] + "e"
-    assert event_of(hidden.value)["event_id"] == engagement_id  # re-sent under the same id...
-    wait_for(
-        lambda: stack.stored(engagement_id)["time_spent_sec"] == 15.0,
-        timeout_seconds=20,
-        what="the last engagement (15 s visible) to replace the first",
-    )
-    # ...so the store holds one engagement for the view: its mean is 15, not (10 + 15) / 2.
+    view_id = event_of(view.value)["event_id"]
+    assert event_of(hidden.value)["event_id"] == f"{view_id}-1"  # the first part...
+    # ...and the second, sent on leaving: its own event, so first-received-wins keeps both.
+    second = stack.stored(f"{view_id}-2")
+    assert second["time_spent_sec"] == 5.0 and second["event_attributes"]["view_id"] == view_id
+    # Both parts measure one view: its time is 10 + 5 = 15, not their mean (7.5).
     answer = _query(
         stack,
         {

@@ -68,7 +68,16 @@ EVENTS = [
         country="DE",
         time_spent_sec=40,
         is_bounce=False,
-        event_attributes={"page": "/home"},
+        event_attributes={"page": "/home", "view_id": "e1"},
+    ),
+    _event(  # the same view's second visible stretch, sent on the next hide
+        "e2b",
+        "engagement",
+        "2026-11-02T09:05:30Z",
+        country="DE",
+        time_spent_sec=20,
+        is_bounce=False,
+        event_attributes={"page": "/home", "view_id": "e1"},
     ),
     _event(
         "e3",
@@ -214,18 +223,23 @@ def expected(events: list[dict[str, Any]]) -> dict[str, Any]:
     visitors = {e["visitor_id"] for e in counted}
     sessions = {e["session_id"] for e in events}
     bounced = {s for s in sessions if all(e.get("is_bounce", True) for e in events if e["session_id"] == s)}
-    timed = [
-        e.get("time_spent_sec", 0)
-        for e in events
-        if e["event_type"] == "engagement" or e.get("time_spent_sec")
-    ]
+    timed = [e for e in events if e["event_type"] == "engagement" or e.get("time_spent_sec")]
+    # A view measured in several engagement events is one view (event_attributes.view_id).
+    measured = {
+        ("view", e.get("event_attributes", {}).get("view_id", e["event_id"]))
+        if e["event_type"] == "engagement"
+        else ("event", e["event_id"])
+        for e in timed
+    }
     conversions = [e for e in events if _is_conversion(e)]
     return {
         "events": len(counted),
         "visitors": len(visitors),
         "sessions": len({e["session_id"] for e in counted}),
         "bounce_rate": 100 * len(bounced) / len(sessions) if sessions else None,
-        "avg_time_spent_sec": sum(timed) / len(timed) if timed else None,
+        "avg_time_spent_sec": sum(e.get("time_spent_sec", 0) for e in timed) / len(measured)
+        if timed
+        else None,
         "conversions": len(conversions),
         "conversion_value": sum(e.get("conversion_value", 0) for e in conversions),
         "conversion_rate": 100 * len({e["visitor_id"] for e in conversions}) / len(visitors)
