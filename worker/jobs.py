@@ -124,6 +124,9 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     budget = context.insert_max_rows - (len(data[0]) if data else 0)
     try:
         merged = merge.claim(job, queue_key, budget, context.claim_ttl_seconds)
+    except merge.AlreadyStored:
+        log.info("job %s skipped: queued again after it was stored", job.id, extra={"job_id": job.id})
+        return 0
     except merge.ClaimedElsewhere as claimed:
         # A second queue entry of a job another insert holds: that insert stores these rows
         # and reads them from this job's hash, which RQ must keep until then (not delete now).

@@ -34,9 +34,17 @@ CLAIM_PREFIX = "trackhouse:merge:"
 OWNER_PREFIX = CLAIM_PREFIX + "by:"
 """`<prefix><id>` -> the id of the job that claimed job <id> (lives as long as its claim)."""
 
+STORED_PREFIX = "trackhouse:stored:"
+"""`<prefix><id>`: job <id> was stored (alone or merged). A late second entry of it, from an
+enqueue that Redis ran but whose reply a restart lost and that redis-py retried after the first
+copy was stored, is then dropped instead of stored again under another token."""
+
+STORED_TTL_SECONDS = 300
+"""Far longer than the API's enqueue retries (under a second) or a reply's socket timeout."""
+
 # KEYS[1] queue list, KEYS[2] claim record of the running job, KEYS[3] its owner marker.
 # ARGV[1] events budget, ARGV[2] job key prefix, ARGV[3] claim key prefix, ARGV[4] record TTL,
-# ARGV[5] the running job's id, ARGV[6] owner marker prefix.
+# ARGV[5] the running job's id, ARGV[6] owner marker prefix, ARGV[7] stored marker prefix.
 # Takes ids from the head while they are fresh (no claim record of their own: a job that
 # ran before may have stored its rows under its own token) and fit the budget.
 # An id can be queued twice: redis-py retries an enqueue whose reply a Redis restart lost,
@@ -44,6 +52,7 @@ OWNER_PREFIX = CLAIM_PREFIX + "by:"
 # is dropped, and a running job that another one claimed returns '@<owner>' (its rows are
 # the owner's to store).
 _CLAIM = """
+if redis.call('EXISTS', ARGV[7] .. ARGV[5]) == 1 then return '!' end
 local owner = redis.call('GET', KEYS[3])
 if owner and owner ~= ARGV[5] then return '@' .. owner end
 local existing = redis.call('GET', KEYS[2])
@@ -54,8 +63,8 @@ local claimed = {}
 while budget > 0 do
   local id = redis.call('LINDEX', KEYS[1], 0)
   if not id then break end
-  if id == ARGV[5] or redis.call('EXISTS', ARGV[6] .. id) == 1 then
-    redis.call('LPOP', KEYS[1])  -- a second entry of a job some insert already holds
+  if id == ARGV[5] or redis.call('EXISTS', ARGV[6] .. id) == 1 or redis.call('EXISTS', ARGV[7] .. id) == 1 then
+    redis.call('LPOP', KEYS[1])  -- a second entry of a job some insert holds or stored
   else
     if redis.call('EXISTS', ARGV[3] .. id) == 1 then break end
     local n = tonumber(string.match(id, '%-n(%d+)$')) or 1
@@ -74,6 +83,10 @@ local record = table.concat(claimed, ',')
 redis.call('SET', KEYS[2], record, 'EX', ttl)
 return record
 """
+
+
+class AlreadyStored(Exception):
+    """The running job's id was queued again after its rows were stored: nothing to do."""
 
 
 class ClaimedElsewhere(Exception):
@@ -108,8 +121,11 @@ def claim(job: Job, queue_key: str, budget_events: int, ttl_seconds: int) -> lis
         ttl_seconds,
         job.id,
         OWNER_PREFIX,
+        STORED_PREFIX,
     )
     text = record.decode() if isinstance(record, bytes) else str(record)
+    if text == "!":
+        raise AlreadyStored(job.id)
     if text.startswith("@"):
         raise ClaimedElsewhere(text[1:])
     return list(dict.fromkeys(job_id for job_id in text.split(",") if job_id and job_id != job.id))
@@ -151,15 +167,19 @@ def dead_letter(queue: Queue, jobs: list[Job]) -> None:
     registry = FailedJobRegistry(queue=queue)
     for unreadable in jobs:
         registry.add(
-            unreadable, exc_string="trackhouse: job data is not readable JSON or not an insert job; not stored"
+            unreadable,
+            exc_string="trackhouse: job data is not readable JSON or not an insert job; not stored",
         )
 
 
 def release(job: Job, merged_ids: list[str], stored_rows: int) -> None:
-    """After A's insert succeeded: the merged jobs are done; drop them and the record."""
+    """After A's insert succeeded: the merged jobs are done; drop them and the record, and
+    mark A and them stored (see STORED_PREFIX)."""
     with job.connection.pipeline(transaction=False) as pipe:
+        pipe.set(STORED_PREFIX + job.id, 1, ex=STORED_TTL_SECONDS)
         for job_id in merged_ids:
             pipe.delete(Job.redis_job_namespace_prefix + job_id, OWNER_PREFIX + job_id)
+            pipe.set(STORED_PREFIX + job_id, 1, ex=STORED_TTL_SECONDS)
         pipe.delete(CLAIM_PREFIX + job.id)
         stats.record_stored(pipe, stored_rows)
         pipe.execute()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from unittest.mock import patch
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -176,3 +177,22 @@ def test_a_second_entry_of_a_claimed_job_waits_for_its_claimer(
         drain(real_redis, tight, writer)
     assert f"job {claimed} skipped: claimed by job" in caplog.text  # B's entry came up on its own
     assert inserted(migrated, settings.clickhouse_database) == once_each(ids)
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["ran-alone", "was-merged"])
+def test_a_job_queued_again_after_it_was_stored_is_not_stored_again(
+    merged: bool, real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """A retried enqueue (Redis ran the first, a restart lost its reply) can land after the first
+    copy was stored: merged into another job's insert (another token), or alone."""
+    queue = events_queue(real_redis, settings)
+    ids = queue_jobs(real_redis, settings, jobs=1) if merged else []  # the job that claims it
+    rows = [queue_row(f"late-{i}") for i in range(3)]
+    late = enqueue_rows(queue, rows, settings)
+    writer = real_writer(migrated, settings)
+    drain(real_redis, settings, writer)  # the first copy stored
+    with patch("shared.queue.jobs.job_id_for", return_value=late.id):  # the retry: same id and data
+        enqueue_rows(queue, rows, settings)
+    drain(real_redis, settings, writer)
+    assert inserted(migrated, settings.clickhouse_database) == once_each([*ids, *(r["event_id"] for r in rows)])
+    assert leftover_keys(real_redis) == []
