@@ -8,10 +8,10 @@ Redis is a primary with one replica and three Sentinels; the API and the worker 
 primary through them, and the API answers 201 only once the replica holds the job
 (`REDIS_MIN_REPLICAS_ACK=1`). Faults, in order, while the load runs: the worker SIGKILLed
 (from outside, at random moments, and from inside right after an insert, before RQ learns of
-it), the Redis primary stopped with SIGTERM and killed with SIGKILL (restarted on the same
-AOF at once), primary and replica killed for `--redis-outage` seconds (the API must answer
-5xx meanwhile), a failover (the primary SIGKILLed, the replica promoted by the Sentinels, the
-old primary started again and rejoining as a replica), the API stopped with SIGTERM under
+it), a failover (the primary SIGKILLed, the replica promoted by the Sentinels, the old
+primary started again and rejoining as a replica), the Redis primary stopped with SIGTERM
+and killed with SIGKILL (restarted on the same AOF at once), primary and replica killed for
+`--redis-outage` seconds (the API must answer 5xx meanwhile), the API stopped with SIGTERM under
 load, a poison event queued inside a job, the store failing for `--outage` seconds, then
 hanging for as long. Rows are counted per event_id on a table whose merges are frozen
 (tests.support.audit), so a duplicate insert shows. Prints a table and rewrites CHAOS.md
@@ -156,10 +156,12 @@ def schedule(
         ("kill", kill_worker),
         ("die", die_after_insert),
         ("die", die_after_insert),
+        # The failover first: a Sentinel that tried one (as in the outage, with no replica
+        # alive to promote) waits 2 x failover-timeout before it tries again.
+        ("failover", failover),
         ("redis-term", redis_term),
         ("redis-kill", redis_kill),
         ("redis-outage", redis_away),
-        ("failover", failover),
         ("api-term", api_term),
         ("poison", poison),
         ("store-fail", outage_on("fail")),
@@ -251,8 +253,8 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         f"`trackhouse api` ({args.api_processes} process(es)), a Redis primary with one replica and "
         f"three Sentinels (redis-server processes, AOF, appendfsync {args.appendfsync}; the API and "
         f"the worker find the primary through the Sentinels, `REDIS_MIN_REPLICAS_ACK=1`) and one "
-        f"worker process on chDB, while these faults were injected, {args.gap:.0f} s apart (a "
-        f"fault's next one starts once it is over):\n\n{faults}\n\n"
+        f"worker process on chDB, while these faults were injected, {args.gap:.0f} s apart (one "
+        f"that outlasts the gap delays the next):\n\n{faults}\n\n"
         f"Then every row was counted per event_id, on a table whose merges were frozen from the "
         f"start and without FINAL, so each insert that landed is a row (`tests/support/audit.py`). Result: "
         f"**{'PASS' if report.ok else 'FAIL'}**.\n\n{report.table()}\n\n"
@@ -265,7 +267,8 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         "is uncollapsed. The first uncollapsed run (2026-12-01) found 50 duplicate rows, one "
         "`/batch` request's events: a job queued twice (redis-py retried an enqueue whose reply a "
         "Redis restart lost) was stored twice; fixed in `worker/merge.py` "
-        "(`tests/integration/worker/test_merge.py`).\n"
+        "(`tests/integration/worker/test_merge.py`). Runs before the failover fault (up to "
+        "2026-12-01) had one redis-server and no replica.\n"
     )
 
 
