@@ -270,7 +270,7 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         "(`tests/integration/worker/test_merge.py`). Runs before the failover fault (up to "
         "2026-12-01) had one redis-server and no replica. The first run with the replica and "
         "the failover (2026-12-01) found 50 duplicate rows (0 lost), again one `/batch` "
-        "request's events; the next run (2026-12-01, 234,211 acknowledged) found none. Their cause is not found "
+        "request's events; the next two (234,211 and 234,395 acknowledged) found none. Their cause is not found "
         "yet: that run's data was in a temporary directory (keep it with `--dir`).\n"
     )
 
