@@ -22,7 +22,7 @@ from pathlib import Path
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from shared.logs import configure_logging
-from shared.queue.jobs import connect_redis
+from shared.queue.connect import connect
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
@@ -65,9 +65,8 @@ def main() -> None:
     client = open_client(settings.store_url, **WRITE_SETTINGS)
     migrate(client, settings.clickhouse_database)
     freeze_merges(client, settings.clickhouse_database)
-    assert settings.redis_url, "the harness sets TRACKHOUSE_REDIS_URL"
     writer = FaultyWriter(EventWriter(client, settings.clickhouse_database), Path(os.environ[CONTROL_ENV]))
-    run_worker_process(connect_redis(settings.redis_url), settings, writer=writer)
+    run_worker_process(connect(settings, patient=True), settings, writer=writer)  # as `trackhouse worker`
 
 
 if __name__ == "__main__":

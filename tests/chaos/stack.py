@@ -1,5 +1,7 @@
-"""The real stack the chaos run drives: a redis-server with AOF, `trackhouse api` and one
-faulty worker (tests.chaos.faulty_worker) as separate processes, and chDB on disk.
+"""The real stack the chaos run drives: a Redis primary with one replica and three Sentinels
+(real redis-server processes, AOF; tests.support.replication), `trackhouse api` and one faulty
+worker (tests.chaos.faulty_worker) as separate processes finding the primary through the
+Sentinels, with `REDIS_MIN_REPLICAS_ACK=1` as in docker-compose.cluster.yml, and chDB on disk.
 
 One worker process: chDB allows one process per data directory. The harness restarts it
 whenever it dies, as docker-compose's restart policy would.
@@ -7,6 +9,7 @@ whenever it dies, as docker-compose's restart policy would.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -16,20 +19,61 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue
 
-from shared.queue.jobs import connect_redis
-from shared.queue.redis_server import RedisServer
+from shared.queue.connect import connect
 from shared.settings import Settings
 from tests.chaos.faulty_worker import CONTROL_ENV
 from tests.support.processes import child_port, http, query_chdb, spawn, wait_for
+from tests.support.replication import MASTER, ReplicatedRedis
 
 QUEUE = Settings.model_fields["queue_name"].default
+MIN_REPLICAS_ACK = 1
+"""As in docker-compose.cluster.yml: a 201 only once the replica holds the job."""
+
+
+class ChaosRedis(ReplicatedRedis):
+    """A primary, one replica and three Sentinels, plus the faults the harness injects into
+    single servers: stopped and started again on their port and AOF, as a supervisor would."""
+
+    def __init__(self, directory: Path, *, appendfsync: str) -> None:
+        super().__init__(directory, replicas=1, sentinels=3)
+        self.appendfsync = appendfsync
+
+    def _server_args(self, port: int) -> list[str]:
+        args = super()._server_args(port)
+        args[args.index("--appendfsync") + 1] = self.appendfsync
+        return args
+
+    def stop_server(self, port: int, *, kill: bool) -> None:
+        process = self._servers.pop(port)
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        process.wait(timeout=30)
+
+    def start_server(self, port: int, *, replica_of: int | None = None) -> None:
+        """Start a stopped server on its port and data; `replica_of`: straight back as that
+        primary's replica (its config file would say so), rather than waiting ~10 s for
+        the Sentinels to reconfigure a server that comes back calling itself a primary."""
+        args = self._server_args(port)
+        if replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(replica_of)]
+        self._servers[port] = self._spawn(f"redis-{port}", args)
+        wait_for(lambda: self._ping(port), timeout_seconds=30, what=f"redis-server {port} to answer")
+
+    def _ping(self, port: int) -> bool:
+        try:
+            with Redis(port=port, socket_timeout=1) as client:
+                return bool(client.ping())
+        except Exception:  # refused while it starts, LOADING while it reads its AOF
+            return False
 
 
 class Stack:
     def __init__(self, directory: Path, *, appendfsync: str = "everysec", api_processes: int = 1) -> None:
         self.directory = directory
         self.api_processes = api_processes
-        self.redis_server = RedisServer(directory / "redis", appendfsync=appendfsync)
+        self.redis_group = ChaosRedis(directory / "redis", appendfsync=appendfsync)
+        self.settings = Settings(
+            redis_sentinels=self.redis_group.sentinel_addresses, redis_sentinel_master=MASTER
+        )
         self.chdb_url = f"chdb://{directory / 'clickhouse'}"
         self.control = directory / "store-fault"
         self.port = child_port()
@@ -44,7 +88,9 @@ class Stack:
     @property
     def env(self) -> dict[str, str]:
         return {
-            "TRACKHOUSE_REDIS_URL": self.redis_server.url,
+            "TRACKHOUSE_REDIS_SENTINELS": json.dumps(self.redis_group.sentinel_addresses),
+            "TRACKHOUSE_REDIS_SENTINEL_MASTER": MASTER,
+            "TRACKHOUSE_REDIS_MIN_REPLICAS_ACK": str(MIN_REPLICAS_ACK),
             "TRACKHOUSE_CLICKHOUSE_URL": self.chdb_url,
             "TRACKHOUSE_HOST": "127.0.0.1",
             "TRACKHOUSE_PORT": str(self.port),
@@ -55,14 +101,15 @@ class Stack:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.redis_server.start()
+        self.redis_group.start()
         self.start_api()
         self.start_worker()
         self._supervising.set()
         self._supervisor.start()
 
     def redis(self) -> Redis:
-        return connect_redis(self.redis_server.url)
+        """A client of whichever server the Sentinels name primary, across failovers."""
+        return connect(self.settings, patient=True)
 
     # --- the API ---
     def start_api(self) -> None:
@@ -114,19 +161,40 @@ class Stack:
 
     # --- Redis ---
     def restart_redis(self, *, kill: bool) -> float:
-        """Stop redis-server (SIGTERM, or SIGKILL as a crash), start it on the same AOF and
-        socket; returns how long it was away."""
+        """Stop the primary (SIGTERM, or SIGKILL as a crash), start it on the same AOF and port;
+        returns how long it was away (under the Sentinels' 1 s, so usually no failover)."""
         started = time.monotonic()
-        self.redis_server.stop(kill=kill)
-        self.redis_server.start()
+        primary = self.redis_group.current_primary()
+        self.redis_group.stop_server(primary, kill=kill)
+        self.redis_group.start_server(primary)
         return time.monotonic() - started
 
     def redis_outage(self, seconds: float) -> None:
-        """Redis gone for `seconds` (SIGKILL, then back on the same AOF): longer than any client
-        retry hides, so the API must answer 5xx meanwhile, and only 201 what Redis acknowledged."""
-        self.redis_server.stop(kill=True)
+        """Redis gone for `seconds` (primary and replica SIGKILLed, so nothing to fail over to;
+        then back on their AOF): longer than any client retry hides, so the API must answer 5xx
+        meanwhile, and only 201 what Redis acknowledged."""
+        primary = self.redis_group.current_primary()
+        replicas = [port for port in self.redis_group.ports if port != primary]
+        for port in (primary, *replicas):
+            self.redis_group.stop_server(port, kill=True)
         time.sleep(seconds)
-        self.redis_server.start()
+        self.redis_group.start_server(primary)
+        for port in replicas:
+            self.redis_group.start_server(port, replica_of=primary)
+
+    def failover(self) -> tuple[float, float]:
+        """SIGKILL the primary; once the Sentinels have promoted the replica, start the old
+        primary again as it was configured (a primary), as a supervisor would: the Sentinels
+        turn it into the new primary's replica. Returns (seconds to the promotion, seconds
+        until the old primary replicates), both from the kill; until then the API answers 503
+        (`MIN_REPLICAS_ACK=1` with no replica left)."""
+        killed = time.monotonic()
+        old = self.redis_group.kill_primary()
+        self.redis_group.wait_promoted(old)
+        promoted = time.monotonic() - killed
+        self.redis_group.restart(old)
+        self.redis_group.wait_replica_synced(old, timeout_seconds=90)
+        return promoted, time.monotonic() - killed
 
     # --- the store ---
     def store_fault(self, mode: str | None) -> None:
@@ -149,14 +217,14 @@ class Stack:
         }
 
     def dead_letters(self, redis: Redis) -> int:
-        return Queue(QUEUE, connection=redis).failed_job_registry.count
+        return int(Queue(QUEUE, connection=redis).failed_job_registry.count)
 
     def stop(self) -> None:
         self.stop_worker()
         if self.api is not None and self.api.poll() is None:
             self.api.send_signal(signal.SIGTERM)
             self.api.wait(timeout=60)
-        self.redis_server.stop()
+        self.redis_group.stop()
 
 
 def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:
