@@ -116,6 +116,9 @@ def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_
             "TRACKHOUSE_CLICKHOUSE_URL": chdb_url,
             "TRACKHOUSE_PORT": str(port),
             "TRACKHOUSE_DATA_DIR": str(short_dir),
+            # A job refused for want of a replica is retried while the old primary resyncs
+            # (~13 s): short steps, so the drain below does not wait out the 30 s one.
+            "TRACKHOUSE_RETRY_INTERVALS_SECONDS": json.dumps([1] + [2] * 14),
         }
         api = trackhouse(["api"], env, short_dir / "api.log")
         worker = trackhouse(["worker"], env, short_dir / "worker.log")
