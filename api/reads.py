@@ -17,6 +17,9 @@ from api.responses import error
 from api.state import app_state
 from shared.query.engine import ReadEngine
 from shared.query.errors import QueryBusy, QueryError, StoreUnavailable
+from shared.query.model import ExportBody, QueryBody, Selection, parse_filters
+from shared.query.ranges import parse_timezone
+from shared.query.run import resolve_selection
 from shared.query.sql import Limits
 from shared.settings import Settings
 
@@ -42,6 +45,19 @@ class ReadSide:
         )
         gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
         return cls(settings, engine, gate, ReadKeys(settings.read_keys, settings.admin_token), limits)
+
+    def select(self, body: QueryBody | ExportBody, scope: ReadScope) -> Selection:
+        """The rows a request reads: its range, timezone, filters and bots, within its scope."""
+        return resolve_selection(
+            self.engine,
+            self.settings.clickhouse_database,
+            self.limits,
+            spec=body.date_range,
+            tz=parse_timezone(body.timezone),
+            filters=parse_filters(body.filters),
+            bots=body.include.bots,
+            project=scope.project,
+        )
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """`work` in a worker thread (never on the event loop), holding a query slot."""

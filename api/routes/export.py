@@ -16,9 +16,7 @@ from api.reads import ReadSide, failure, read_scope, read_side
 from api.routes.query import ERRORS
 from shared.query import sql
 from shared.query.errors import QueryError, StoreUnavailable
-from shared.query.model import ExportBody, parse_filters
-from shared.query.ranges import parse_timezone
-from shared.query.run import resolve_selection
+from shared.query.model import ExportBody
 
 router = APIRouter()
 
@@ -34,16 +32,7 @@ _FORMATS: dict[str, tuple[str, str, bytes]] = {
 def _open(reads: ReadSide, body: ExportBody, scope: ReadScope) -> tuple[Generator[bytes, None, None], bytes]:
     """The stream and its first chunk: a query that fails, fails here, before the 200."""
     database = reads.settings.clickhouse_database
-    selection = resolve_selection(
-        reads.engine,
-        database,
-        reads.limits,
-        spec=body.date_range,
-        tz=parse_timezone(body.timezone),
-        filters=parse_filters(body.filters),
-        bots=body.include.bots,
-        project=scope.project,
-    )
+    selection = reads.select(body, scope)
     statement = sql.export(selection, database, reads.limits, reads.settings.export_timeout_seconds)
     stream = reads.engine.stream(statement, _FORMATS[body.format][0])
     try:

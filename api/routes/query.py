@@ -11,9 +11,8 @@ from api.read_keys import ReadScope
 from api.reads import ReadSide, failure, read_scope, read_side
 from api.responses import ErrorBody, json_response
 from shared.query.errors import QueryError, StoreUnavailable
-from shared.query.model import QueryAnswer, QueryBody, parse_filters
-from shared.query.ranges import parse_timezone
-from shared.query.run import answer, resolve_selection
+from shared.query.model import QueryAnswer, QueryBody
+from shared.query.run import answer
 
 router = APIRouter()
 
@@ -31,18 +30,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _answer(reads: ReadSide, body: QueryBody, scope: ReadScope) -> dict[str, Any]:
-    tz = parse_timezone(body.timezone)
     database = reads.settings.clickhouse_database
-    selection = resolve_selection(
-        reads.engine,
-        database,
-        reads.limits,
-        spec=body.date_range,
-        tz=tz,
-        filters=parse_filters(body.filters),
-        bots=body.include.bots,
-        project=scope.project,
-    )
+    selection = reads.select(body, scope)
     return answer(reads.engine, body, selection, database, reads.limits, reads.settings.query_max_rows)
 
 
