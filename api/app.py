@@ -30,7 +30,6 @@ from shared.event.visitors import DailySalt
 from shared.query.engine import ClientEngine, ReadEngine
 from shared.queue.jobs import events_queue
 from shared.settings import Settings
-from shared.store.client import open_client
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,9 @@ def create_app(
     open_store: Callable[[], Client],
     read_engine: ReadEngine | None = None,
 ) -> FastAPI:
-    """`read_engine`: where /api/query and /api/export run; default: clients of this process
-    on the configured store (chDB: the engine this process owns), one per query slot."""
+    """`read_engine`: where every read runs (GET by id, /readyz, /api/query, /api/export);
+    default: clients from `open_store`, one per query slot (opened on the first read: with
+    chDB the engine may belong to another process, `trackhouse up`'s store process)."""
     committer = GroupCommitter(events_queue(redis, settings), settings)
     backpressure = Backpressure(redis, settings)
     limiter = RateLimiter.from_settings(redis, settings)
@@ -68,7 +68,7 @@ def create_app(
         lifespan=lifespan,
     )
     enricher = Enricher(settings, DailySalt(redis) if settings.visitor_hash else None)
-    app.state.trackhouse = AppState(settings, redis, committer, ResolveOnce(settings), enricher, open_store)
+    app.state.trackhouse = AppState(settings, redis, committer, ResolveOnce(settings), enricher)
     app.state.trackhouse.backpressure = backpressure
     state: AppState = app.state.trackhouse
     state.write_keys, state.limiter = WriteKeys(settings.write_keys), limiter
@@ -88,7 +88,7 @@ def create_app(
     app.include_router(metrics.router)
     app.state.reads = ReadSide.build(
         settings,
-        read_engine or ClientEngine(lambda: open_client(settings.store_url), settings.query_concurrency),
+        read_engine or ClientEngine(open_store, settings.query_concurrency),
     )
     app.include_router(query.router)
     app.include_router(export.router)

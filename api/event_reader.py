@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
+from shared.query.engine import ReadEngine
+from shared.query.sql import Statement
 from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
 
 _READ_COLUMNS = (*EVENT_COLUMNS, "inserted_at")
@@ -36,7 +36,7 @@ def _iso(value: datetime) -> str:
 
 
 def find_event(
-    client: Client,
+    engine: ReadEngine,
     database: str,
     event_id: str,
     *,
@@ -54,13 +54,13 @@ def find_event(
         where.append("project_id = {project_id:String}")
         parameters["project_id"] = project_id
     # The first-received row of each scope, scopes in a stable order; one more than listed.
-    result = client.query(
+    statement = Statement(
         f"SELECT {', '.join(_READ_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(where)} "
         "ORDER BY team_id, project_id, received_at, inserted_at "
         f"LIMIT 1 BY team_id, project_id LIMIT {MAX_SCOPES + 1}",
-        parameters=parameters,
+        parameters,
     )
-    rows = [dict(zip(_READ_COLUMNS, row, strict=True)) for row in result.result_rows]
+    rows = [dict(zip(_READ_COLUMNS, row, strict=True)) for row in engine.rows(statement)]
     if not rows:
         return None
     if len(rows) > 1:

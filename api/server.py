@@ -19,8 +19,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.dashboard import mount_dashboard
 from shared.logs import configure_logging
-from shared.queue.connect import connect, redis_configured
+from shared.query.remote import RemoteEngine
+from shared.queue.connect import connect, describe_redis, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
@@ -66,7 +68,9 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
             "trackhouse api needs TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS"
             " (or run `trackhouse up` for the embedded mode)"
         )
-    if settings.uses_chdb:
+    if settings.store_socket is not None:
+        pass  # a store process (`trackhouse up`'s) owns the store, migrates it and answers reads
+    elif settings.uses_chdb:
         # The worker process owns the chDB engine; the API opens it only if asked to read.
         log.warning(
             "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
@@ -82,7 +86,15 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
 
 def api_app(settings: Settings) -> FastAPI:
     redis = connect(settings)
-    return create_app(settings, redis=redis, open_store=lambda: open_client(settings.store_url))
+    engine = None
+    if settings.store_socket is not None:  # reads go to the process that owns the store
+        engine = RemoteEngine(settings.store_socket, settings.query_timeout_seconds + 30)
+    app = create_app(
+        settings, redis=redis, open_store=lambda: open_client(settings.store_url), read_engine=engine
+    )
+    if settings.dashboard:
+        mount_dashboard(app, settings, describe_redis(settings))
+    return app
 
 
 def app_from_environment() -> FastAPI:
@@ -103,6 +115,8 @@ def serve_processes(settings: Settings, processes: int) -> None:
     (a fresh temporary one unless set) so `/metrics` from any of them adds all of them up."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trackhouse-metrics-")
+    if settings.dashboard:  # the children build their settings from the environment
+        os.environ["TRACKHOUSE_DASHBOARD"] = "true"
     log.info("serving the API with %d processes", processes)
     uvicorn.run(
         "api.server:app_from_environment", factory=True, workers=processes, **_uvicorn_options(settings)

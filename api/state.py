@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from clickhouse_connect.driver.client import Client
 from fastapi import Request
 from redis import Redis
 
@@ -27,9 +24,6 @@ class AppState:
     committer: GroupCommitter
     resolver: ClientResolver
     enricher: Enricher
-    open_store: Callable[[], Client]
-    """Opens the ClickHouse client on first use: with chDB in split mode the worker
-    process owns the engine, so the API must not open it unless asked to read."""
     write_keys: WriteKeys | None = None
     """Configured write keys (api.write_keys); None or empty: ingestion is open."""
     limiter: RateLimiter | None = None
@@ -37,14 +31,6 @@ class AppState:
     backpressure: Backpressure | None = None
     admin_lockout: Lockout = field(default_factory=Lockout)
     """Failed admin-token attempts per client (api.auth)."""
-    _store: Client | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def store(self) -> Client:
-        with self._lock:
-            if self._store is None:
-                self._store = self.open_store()
-            return self._store
 
 
 def app_state(request: Request) -> AppState:

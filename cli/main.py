@@ -19,12 +19,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trackhouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser(
-        "up", help="everything in one process: Redis, chDB, workers and the API (embedded mode)"
+        "up", help="everything on one machine: Redis, the store process (chDB, workers) and the API"
     )
     up.add_argument(
         "--dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
     )
     api = commands.add_parser("api", help="the HTTP API alone (needs TRACKHOUSE_REDIS_URL)")
+    api.add_argument(
+        "--dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
+    )
     api.add_argument(
         "--processes",
         type=int,
@@ -40,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="run N worker processes (ClickHouse server only)",
+    )
+    store = commands.add_parser(
+        "store",
+        help="the store process `up` supervises: chDB, the workers, reads on TRACKHOUSE_STORE_SOCKET",
+    )
+    store.add_argument(
+        "--sole-worker",
+        action="store_true",
+        help="the only worker of its Redis: take back every job found held at start-up",
     )
     migrate = commands.add_parser("migrate", help="apply pending ClickHouse migrations")
     migrate.add_argument(
@@ -153,15 +165,21 @@ def _failed(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
+    if getattr(args, "dashboard", False):
+        settings = settings.model_copy(update={"dashboard": True})
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "up":
         from cli.up import run_embedded
 
-        run_embedded(settings, dashboard=args.dashboard)
+        run_embedded(settings)
     elif args.command == "api":
         from api.server import run_api
 
         run_api(settings, processes=args.processes)
+    elif args.command == "store":
+        from cli.store import run_store
+
+        run_store(settings, sole_worker=args.sole_worker)
     elif args.command == "worker":
         from worker.main import run_worker
 

@@ -103,7 +103,13 @@ class Settings(BaseSettings):
     """Processes `trackhouse api` serves the port with (one listening socket; each process has
     its own event loop and group committer). One is CPU-bound at ~6K `/track` events/s."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
-    """Worker threads `trackhouse up` runs inside the API process (it owns the chDB engine)."""
+    """Worker threads of `trackhouse up`'s store process (the one process owning chDB)."""
+    dashboard: bool = False
+    """Mount rq-dashboard at /rq on the API (needs ADMIN_TOKEN); `--dashboard` sets it."""
+    store_socket: Path | None = None
+    """Where the API sends its reads (GET by id, query, export, readyz): the unix socket of the
+    store process owning the engine. `trackhouse up` sets it for its API processes; unset,
+    the API opens the store itself."""
 
     # --- backpressure: 503 + Retry-After instead of an unbounded queue ---
     backpressure_check_interval_ms: int = Field(default=1000, ge=0)

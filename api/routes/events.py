@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import check_admin
 from api.event_reader import Ambiguous, find_event
+from api.reads import read_side
 from api.responses import ErrorBody, error, json_response
 from api.state import AppState, app_state
+from shared.query.errors import StoreUnavailable
 from shared.queue.locate import locate
 
 router = APIRouter()
@@ -52,13 +54,15 @@ def get_event(
         return denied
     try:
         event = find_event(
-            state.store(),
+            read_side(request).engine,
             state.settings.clickhouse_database,
             event_id,
             team_id=team_id,
             project_id=project_id,
         )
-    except Exception as exc:  # any store failure: unreachable, not migrated, engine locked
+    except StoreUnavailable as exc:
+        return error(503, str(exc))
+    except Exception as exc:  # any other store failure: not migrated, engine locked
         return error(503, f"store unavailable ({type(exc).__name__})")
     if isinstance(event, Ambiguous):  # never one team's event for another's id
         message = "event_id names events of several teams or projects: add team_id and project_id"

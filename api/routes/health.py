@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from api.reads import read_side
 from api.state import AppState, app_state
+from shared.query.sql import Statement
 
 router = APIRouter()
 
@@ -20,7 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz", summary="Redis and the store answer", responses={503: {"description": "A dependency is down"}}
 )
-def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
+def readyz(request: Request, state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         state.redis.ping()
@@ -28,7 +30,7 @@ def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     except Exception as exc:
         checks["redis"] = f"down ({type(exc).__name__})"
     try:
-        state.store().command("SELECT 1")
+        read_side(request).engine.rows(Statement("SELECT 1"))
         checks["store"] = "ok"
     except Exception as exc:
         checks["store"] = f"down ({type(exc).__name__})"

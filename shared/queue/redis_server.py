@@ -36,7 +36,8 @@ from shared.files import private_dir
 
 log = logging.getLogger(__name__)
 
-_MAX_UNIX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
+MAX_UNIX_SOCKET_PATH = 100
+"""Longest socket path used (sun_path holds 108 bytes on Linux)."""
 URL_FILE = "url"
 """Written in the server's directory while it runs: the URL to reach it."""
 
@@ -108,7 +109,7 @@ class RedisServer:
         directory, made once and kept across restarts (clients keep the URL)."""
         if self._socket is None:
             beside = self.directory / "redis.sock"
-            if len(str(beside)) <= _MAX_UNIX_SOCKET_PATH:
+            if len(str(beside)) <= MAX_UNIX_SOCKET_PATH:
                 self._socket = beside
             else:
                 base = tempfile.gettempdir()
@@ -126,6 +127,10 @@ class RedisServer:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    def exited(self) -> int | None:
+        """The exit status once a started server has exited, else None."""
+        return None if self._process is None else self._process.poll()
 
     def _stop_stale(self) -> None:
         """A server left behind by a crashed owner would share our AOF: stop it first."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import schemathesis
@@ -38,24 +37,13 @@ _CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforma
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 
 
-class _EmptyStore:
-    """Answers /readyz and finds no event: without it /readyz and reads answer their
-    documented 503 (store down), which is not the crash this test looks for."""
-
-    def command(self, *_: Any, **__: Any) -> int:
-        return 1
-
-    def query(self, *_: Any, **__: Any) -> SimpleNamespace:
-        return SimpleNamespace(result_rows=[])
-
-
 @pytest.fixture
 def schema(settings: Settings, fake_redis: Redis, migrated: Client) -> Any:
-    # /api/query and /api/export run on a real, migrated (empty) chDB database: their
-    # default read engine opens the settings' store, so generated queries really execute.
+    # Every read (GET by id, /readyz, /api/query, /api/export) runs on a real, migrated (empty)
+    # chDB database, so generated queries really execute.
     # Backpressure off: its 503 for a queue nothing drains is by design (and tested elsewhere).
     quiet = settings.model_copy(update={"backpressure_check_interval_ms": 0})
-    app = api_client(quiet, fake_redis, store=cast(Client, _EmptyStore())).app
+    app = api_client(quiet, fake_redis, store=migrated).app
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -1,0 +1,126 @@
+"""`trackhouse up` supervises its children: a store or API process that dies is restarted and
+nothing acknowledged is lost or stored twice; SIGTERM stops them all and exits 0; a SIGKILLed
+supervisor takes its children with it (nothing left holding the chDB lock or the port)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from shared.queue.connect import connect_redis
+from shared.queue.redis_server import URL_FILE
+from tests.support.builders import basic_event
+from tests.support.processes import child_port, dump_event_ids, http, prepare_chdb, trackhouse, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def children_of(pid: int) -> dict[str, int]:
+    """The supervisor's children by role, from their command lines."""
+    roles = {b"cli\0store": "store", b"cli\0api": "api", b"redis-server": "redis"}
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.update({role: int(entry.name) for mark, role in roles.items() if mark in cmdline})
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = child_port()
+    env = {"TRACKHOUSE_DATA_DIR": str(data_dir), "TRACKHOUSE_PORT": str(port)}
+    process = trackhouse(["up"], env, data_dir / "up.log")
+    base = f"http://127.0.0.1:{port}"
+    _ready(process, base, data_dir)
+    return process, base
+
+
+def _ready(process: subprocess.Popen[bytes], base: str, data_dir: Path) -> None:
+    wait_for(
+        lambda: process.poll() is not None or http("GET", f"{base}/readyz")[0] == 200,
+        timeout_seconds=120,
+        what="trackhouse up to be ready",
+    )
+    assert process.poll() is None, (data_dir / "up.log").read_text()
+
+
+def _post(base: str, tag: str, acknowledged: list[str]) -> None:
+    events = [basic_event(event_id=f"{tag}-{i}") for i in range(40)]
+    status, body = http("POST", f"{base}/api/events/batch", events)
+    assert status == 201, body
+    acknowledged += [result["event_id"] for result in body["results"]]
+
+
+def _stored_everything(redis: Redis, data_dir: Path) -> None:
+    try:  # finished jobs are deleted at once (result_ttl 0): none left means all were stored
+        wait_for(lambda: not redis.keys("rq:job:*"), timeout_seconds=120, what="every job to be stored")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{(data_dir / 'up.log').read_text()}") from None
+
+
+@pytest.mark.timeout(400)
+def test_a_dead_child_is_restarted_and_nothing_acknowledged_is_lost(short_dir: Path) -> None:
+    prepare_chdb(f"chdb://{short_dir / 'clickhouse'}")  # merges frozen: a duplicate stays a row
+    up, base = _start(short_dir)
+    redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
+    acknowledged: list[str] = []
+    try:
+        first = children_of(up.pid)
+        assert set(first) == {"store", "api", "redis"}
+        for n in range(5):
+            _post(base, f"before-{n}", acknowledged)
+        os.kill(first["store"], signal.SIGKILL)  # mid-work: it may hold a job it has not finished
+        for n in range(3):  # ingestion needs no store process: still acknowledged
+            _post(base, f"store-down-{n}", acknowledged)
+        wait_for(lambda: children_of(up.pid).get("store") not in (None, first["store"]), timeout_seconds=30,
+                 what="a new store process")  # fmt: skip
+        _ready(up, base, short_dir)  # readyz: the new store process answers reads
+        _stored_everything(redis, short_dir)
+
+        os.kill(first["api"], signal.SIGKILL)
+        wait_for(lambda: children_of(up.pid).get("api") not in (None, first["api"]), timeout_seconds=30,
+                 what="a new API process")  # fmt: skip
+        _ready(up, base, short_dir)
+        _post(base, "after", acknowledged)
+        _stored_everything(redis, short_dir)
+        children = children_of(up.pid)
+    finally:
+        redis.close()
+        up.send_signal(signal.SIGTERM)
+        status = up.wait(timeout=120)
+    assert status == 0, (short_dir / "up.log").read_text()
+    assert all(_gone(pid) for pid in children.values())
+    assert "restarting it" in (short_dir / "up.log").read_text()
+    rows = Counter(dump_event_ids(f"chdb://{short_dir / 'clickhouse'}", "trackhouse"))
+    assert sorted(rows) == sorted(acknowledged) and set(rows.values()) == {1}
+
+
+@pytest.mark.timeout(200)
+def test_a_killed_supervisor_takes_its_children_with_it(short_dir: Path) -> None:
+    up, _ = _start(short_dir)
+    children = children_of(up.pid)
+    assert set(children) == {"store", "api", "redis"}
+    up.send_signal(signal.SIGKILL)
+    up.wait(timeout=30)
+    wait_for(
+        lambda: all(_gone(pid) for pid in children.values()), timeout_seconds=30, what="the children to die"
+    )
