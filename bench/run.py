@@ -69,12 +69,13 @@ backlog: rows stored / time from its first dequeue to an empty queue, its capaci
 loop, at half the sustainable rate: the lower of main's events/s and the drain rate).
 The embedded contenders have no separate worker: main and half only.
 Lag: `inserted_at − received_at` of the phase's rows (201 → row visible). RSS: peak VmRSS of the
-API process(es) from main's start until its backlog is stored (embedded: the `trackhouse up`
-process, which serves the API, unless API children of its own show up). CPU ms / 1k events: user
-+ system CPU of every pipeline process (API, worker or store, Redis, each child they start; not
-wrk, not the harness) from main's start until its backlog is stored, per 1,000 events accepted in
-main; the split per role, and the peak RSS per role, are in the notes. Ratios divide this row's figure by bare's / plain's, whatever the
-direction. Exactly once: after draining, rows, distinct event_ids and accepted events of each
+API process(es) from main's start until its backlog is stored. CPU ms / 1k events: user + system
+CPU of every pipeline process (not wrk, not the harness) from main's start until its backlog is
+stored, per 1,000 events accepted in main. The notes split both per role, each process under the
+contender's own found by its command line: `api` (`trackhouse api` and its children), `worker`,
+`store` (`trackhouse store`), `redis` (redis-server), `supervisor` (`trackhouse up` itself: until
+it supervises children, the API, the worker threads and chDB in one process, whose RSS is then the
+API's). Ratios divide this row's figure by bare's / plain's, whatever the direction. Exactly once: after draining, rows, distinct event_ids and accepted events of each
 phase must be equal (rows are counted without FINAL; a background merge could hide a duplicate).
 Everything shares {cpus} cores with wrk, so figures are relative, not capacity planning."""
 
