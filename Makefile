@@ -39,7 +39,8 @@ chaos: $(BIN)/.installed-embedded,dev
 mutate: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m tests.mutations.run $(MUTATE_ARGS)
 
-## Benchmark every design on this machine (wrk needed); prints one table, rewrites BENCHMARKS.md.
+## Benchmark every design on this machine (wrk needed), `make run`'s embedded one too; prints one
+## table and the targets, rewrites BENCHMARKS.md (keeping the sections other commands wrote).
 bench: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.run
 

@@ -7,8 +7,19 @@ from pathlib import Path
 
 from bench.checks import exactly_once
 from bench.load import TRACK_LUA, LoadSpec
-from bench.phase import BENCH_DB, Config, Result, half_phase, load_phase, main_figures, uvicorn_argv
-from bench.procs import CpuMeter, Processes, RssSampler, clean_env, wait_http_ok
+from bench.meter import PipelineMeter
+from bench.phase import (
+    BENCH_DB,
+    Config,
+    Result,
+    api_rss,
+    cost_figures,
+    half_phase,
+    load_phase,
+    main_figures,
+    uvicorn_argv,
+)
+from bench.procs import Processes, clean_env, wait_http_ok
 from bench.store_read import read_phases
 from shared.queue.redis_server import free_port
 
@@ -22,10 +33,10 @@ def run_bare(cfg: Config, workdir: Path) -> Result:
         )
         wait_http_ok(f"http://127.0.0.1:{port}/healthz", api)
         spec = LoadSpec(f"http://127.0.0.1:{port}/api/events/track", TRACK_LUA)
-        with RssSampler(api.pid) as rss, CpuMeter({"api": api.pid}) as cpu:
+        with PipelineMeter({"api": api.pid}) as meter:
             main = load_phase(cfg, spec, "main", workdir)
-        main_figures(result, main, rss.peak)
-        result.notes.append(f"main: CPU, % of one core: {cpu.describe(main.active_seconds)}")
+        main_figures(result, main, api_rss(meter))
+        cost_figures(result, main, meter, meter.used)
     return result
 
 
@@ -38,10 +49,10 @@ def run_naive(cfg: Config, workdir: Path) -> Result:
     with Processes() as procs:
         api = procs.start("naive", uvicorn_argv("bench.naive_app:app", port), env, workdir / "naive.log")
         wait_http_ok(f"http://127.0.0.1:{port}/healthz", api)
-        with RssSampler(api.pid) as rss, CpuMeter({"api": api.pid}) as cpu:
+        with PipelineMeter({"api": api.pid}) as meter:
             main = load_phase(cfg, spec, "main", workdir)
-        main_figures(result, main, rss.peak)
-        result.notes.append(f"main: CPU, % of one core: {cpu.describe(main.active_seconds)}")
+        main_figures(result, main, api_rss(meter))
+        cost_figures(result, main, meter, meter.used)
         half = half_phase(result, cfg, spec, main, workdir)
         api.stop()  # it owns the chDB directory: stop it before reading
     rows = read_phases(chdb_url, BENCH_DB, ["main", "half"])

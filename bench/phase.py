@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import LoadResult, LoadSpec, run_wrk
+from bench.meter import PipelineMeter, mib, per_thousand, percent_of_core, pipeline
 from bench.procs import PYTHON
 
 BENCH_DB = "trackhouse"
@@ -32,6 +33,8 @@ class Result:
     name: str
     status: str = "ok"  # "ok" | "n/a" | "failed"
     accepted_per_s: float | None = None
+    requests_per_s: float | None = None
+    """2xx answers per second of load (the targets compare /batch's to bare's)."""
     p50_ms: float | None = None
     p99_ms: float | None = None
     drain_rows_per_s: float | None = None
@@ -40,6 +43,9 @@ class Result:
     lag_p99_half_ms: float | None = None
     redis_bytes_per_event: float | None = None
     rss_bytes: int | None = None
+    cpu_ms_per_1k: float | None = None
+    """CPU milliseconds of every pipeline process (not wrk) per 1,000 events accepted in main,
+    counted from main's start until its backlog is stored."""
     cells: dict[str, str] = field(default_factory=dict)
     """Text shown instead of a figure, by field name (e.g. "not drained: 12 jobs left")."""
     notes: list[str] = field(default_factory=list)
@@ -66,9 +72,33 @@ def note_load(result: Result, phase: LoadResult) -> None:
 
 def main_figures(result: Result, main: LoadResult, rss: int) -> None:
     result.accepted_per_s = main.accepted_per_second
+    result.requests_per_s = main.requests_per_second
     result.p50_ms, result.p99_ms = main.p50_ms, main.p99_ms
     result.rss_bytes = rss
     note_load(result, main)
+
+
+def api_rss(meter: PipelineMeter) -> int:
+    """The table's "API RSS": the API processes; in today's embedded topology the `trackhouse up`
+    process, which serves the API itself (its worker threads and chDB with it)."""
+    return meter.rss_peak.get("api") or meter.rss_peak.get("supervisor", 0)
+
+
+def cost_figures(
+    result: Result, main: LoadResult, meter: PipelineMeter, during_load: dict[str, float], jobs_left: int = 0
+) -> None:
+    """CPU while the load ran (% of one core, wrk too), CPU per 1,000 accepted events from
+    main's start until they were stored (the pipeline only), and peak RSS per role."""
+    result.notes.append(f"main: CPU, % of one core: {percent_of_core(during_load, main.active_seconds)}")
+    used = pipeline(meter.used)
+    if main.accepted_events and used:
+        result.cpu_ms_per_1k = sum(used.values()) * 1e6 / main.accepted_events
+        if jobs_left:  # the backlog's share is still to come: a lower bound
+            result.cells["cpu_ms_per_1k"] = f"≥ {result.cpu_ms_per_1k:,.0f} ms (not drained)"
+        result.notes.append(
+            f"main: CPU per 1,000 events, until stored: {per_thousand(used, main.accepted_events)}"
+        )
+    result.notes.append(f"main: RSS peak: {mib(meter.rss_peak, meter.processes)}")
 
 
 def load_phase(

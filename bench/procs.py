@@ -1,4 +1,5 @@
-"""Child processes of the bench: start on loopback, wait until ready, sample RSS, always stop.
+"""Child processes of the bench: start on loopback, wait until ready, always stop (bench/meter.py
+measures what they use).
 
 Every process is started through a `Processes` registry that stops whatever is still
 running, newest first, when its `with` block ends (also on errors and Ctrl-C), so a run
@@ -10,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -136,104 +135,3 @@ def wait_http_ok(url: str, proc: Proc, timeout_seconds: float = 60.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"{proc.name} did not answer 200 on {url} within {timeout_seconds:.0f} s")
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants (`trackhouse api --processes N` serves from N children)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        with contextlib.suppress(OSError):  # gone meanwhile
-            tree += [
-                int(c) for c in Path(f"/proc/{tree[index]}/task/{tree[index]}/children").read_text().split()
-            ]
-        index += 1
-    return tree
-
-
-def _own_rss_bytes(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def rss_bytes(pid: int) -> int | None:
-    """VmRSS of `pid` and its descendants together."""
-    sizes = [size for size in map(_own_rss_bytes, process_tree(pid)) if size is not None]
-    return sum(sizes) if sizes else None
-
-
-class RssSampler:
-    """Peak VmRSS of one process (with its descendants), sampled every `interval` seconds in a thread."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self._pid = pid
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self.peak = 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes(self._pid) or 0)
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.peak = max(self.peak, rss_bytes(self._pid) or 0)
-
-
-def _own_cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of `pid` and its live descendants so far (/proc/<pid>/stat fields
-    14 and 15)."""
-    times = [t for t in map(_own_cpu_seconds, process_tree(pid)) if t is not None]
-    return sum(times) if times else None
-
-
-def _reaped_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class CpuMeter:
-    """CPU seconds each process used during the `with` block: on a 2-core box the API, the
-    worker, Redis and wrk compete, so where the CPU went explains the figures."""
-
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self._pids = {name: pid for name, pid in pids.items() if pid is not None}
-        self._start: dict[str, float | None] = {}
-        self._children = 0.0
-        self.seconds: dict[str, float] = {}
-
-    def __enter__(self) -> CpuMeter:
-        self._start = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
-        self._children = _reaped_cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name, pid in self._pids.items():
-            start, end = self._start.get(name), cpu_seconds(pid)
-            if start is not None and end is not None:
-                self.seconds[name] = end - start
-        # The load generator ran (and was reaped) inside the block: it is the children's delta.
-        self.seconds["wrk"] = _reaped_cpu() - self._children
-
-    def describe(self, load_seconds: float) -> str:
-        """Per process, % of one core over the seconds of load (the grace period is idle)."""
-        return ", ".join(f"{name} {used / load_seconds * 100:.0f}%" for name, used in self.seconds.items())

@@ -30,11 +30,13 @@ from typing import Any
 
 import uvicorn
 from clickhouse_connect.driver.client import Client
+from pydantic import SecretStr
 
 from api.app import create_app
 from bench.load import TRACK_LUA, LoadSpec, run_wrk, wrk_binary
 from bench.procs import ROOT
 from bench.query_data import PROJECTS, generate
+from bench.sections import replace_section
 from shared.logs import configure_logging
 from shared.queue.jobs import connect_redis
 from shared.queue.redis_server import RedisServer, free_port
@@ -45,7 +47,7 @@ from worker.runner import WorkerThreads
 
 TOKEN = "bench-query-token"
 PROJECT = "p07"
-START, END = "<!-- bench-query:start -->", "<!-- bench-query:end -->"
+SECTION = "bench-query"
 _VISIBLE = "event_type != 'engagement'"
 _FILTER = f"project_id = '{PROJECT}' AND event_time >= toDateTime64({{start:String}}, 3, 'UTC') AND event_time < toDateTime64({{end:String}}, 3, 'UTC') AND NOT is_bot"
 
@@ -205,7 +207,7 @@ def track_under_queries(base: str, seconds: float, workdir: Path) -> dict[str, f
         return result.statuses.get(201, 0) / seconds
 
     alone = rate("alone")
-    stop, done = threading.Event(), []
+    stop, done = threading.Event(), list[int]()
     clients = [threading.Thread(target=_query_loop, args=(f"{base}/api/query", stop, done)) for _ in range(2)]
     for c in clients:
         c.start()
@@ -287,14 +289,9 @@ def report(
 
 
 def write_section(path: Path, section: str) -> None:
+    """Only this command's section of BENCHMARKS.md; bench.run's part and others' stay as they are."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}{END}\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    path.write_text(replace_section(text, SECTION, section))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             data_dir=data,
             port=port,
-            admin_token=TOKEN,
+            admin_token=SecretStr(TOKEN),
             backpressure_check_interval_ms=0,
             log_level="WARNING",  # RQ logs every job at INFO
             **overrides,

@@ -22,17 +22,20 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.checks import exactly_once
 from bench.load import BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
+from bench.meter import PipelineMeter
 from bench.phase import (
     BENCH_DB,
     Config,
     Result,
+    api_rss,
+    cost_figures,
     half_phase,
     load_phase,
     main_figures,
     note_load,
     uvicorn_argv,
 )
-from bench.procs import PYTHON, CpuMeter, Proc, Processes, RssSampler, clean_env, http_status, wait_http_ok
+from bench.procs import PYTHON, Proc, Processes, clean_env, http_status, wait_http_ok
 from bench.queue_probe import backlog, failed, used_memory, wait_drained, wait_worker
 from bench.store_read import PhaseRows, read_phases
 from shared.queue.redis_server import RedisServer, find_redis_server, free_port
@@ -172,8 +175,7 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
     left: dict[str, int] = {}
     try:
         with Processes() as procs:
-            if topo.replica:
-                _start_replica(procs, redis_url, workdir)
+            replica = _start_replica(procs, redis_url, workdir) if topo.replica else None
             api = procs.start(f"{name}-api", topo.api_argv, topo.env, workdir / "api.log")
             wait_http_ok(f"http://127.0.0.1:{port}/healthz", api)
             path = topo.spec.url.split(str(port), 1)[1]
@@ -204,12 +206,14 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
                 result.notes.append(f"drain: the worker emptied the backlog in {drain_seconds:.2f} s")
 
             # 3. main: full load while the worker drains.
-            meter = CpuMeter({"api": api.pid, "worker": worker.pid, "redis": redis_server.pid})
-            with RssSampler(api.pid) as rss, meter as cpu:
+            # Metered until main's backlog is stored: the worker's share of main's events counts.
+            roots = {"api": api.pid, "worker": worker.pid, "redis": redis_server.pid}
+            with PipelineMeter({**roots, "replica": replica.pid if replica else None}) as meter:
                 phases["main"] = main = load_phase(cfg, topo.spec, "main", workdir)
-            left["main"], _ = drained("main", alive)
-            main_figures(result, main, rss.peak)
-            result.notes.append(f"main: CPU, % of one core: {cpu.describe(main.active_seconds)}")
+                during_load = meter.lap()
+                left["main"], _ = drained("main", alive)
+            main_figures(result, main, api_rss(meter))
+            cost_figures(result, main, meter, during_load, left["main"])
             if main.ok_requests == 0 and main.statuses.get(404):
                 result.status = "n/a"
                 result.notes.append(f"POST {path}: every request answered 404")
@@ -245,7 +249,7 @@ def run_queued(name: str, cfg: Config, workdir: Path) -> Result:
     return result
 
 
-def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> None:
+def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> Proc:
     """A replica of the bench's primary, with the primary's (random) password on both sides."""
     port, primary = free_port(), urlsplit(primary_url)
     password = primary.password or ""
@@ -255,7 +259,7 @@ def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> None:
         "--appendonly", "yes", "--save", "", "--replicaof", "127.0.0.1", str(primary.port),
         *(["--masterauth", password, "--requirepass", password] if password else []),
     ]  # fmt: skip
-    procs.start("replica", argv, clean_env({}), workdir / "replica.log")
+    proc = procs.start("replica", argv, clean_env({}), workdir / "replica.log")
     replica = Redis(port=port, password=password or None)
     deadline = time.monotonic() + 30
     while not _synced(replica):
@@ -263,6 +267,7 @@ def _start_replica(procs: Processes, primary_url: str, workdir: Path) -> None:
             raise RuntimeError("the bench's Redis replica did not sync within 30 s")
         time.sleep(0.1)
     replica.close()
+    return proc
 
 
 def _synced(replica: Redis) -> bool:

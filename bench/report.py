@@ -42,6 +42,7 @@ COLUMNS = [
     Column("lag p99 @ half load", "lag_p99_half_ms", _ms),
     Column("Redis bytes/queued event", "redis_bytes_per_event", lambda v: f"{v:,.0f} B"),
     Column("API RSS peak", "rss_bytes", lambda v: f"{v / 2**20:,.0f} MiB"),
+    Column("CPU ms / 1k events", "cpu_ms_per_1k", lambda v: f"{v:.1f} ms" if v < 10 else f"{v:,.0f} ms"),
 ]
 REFERENCES = ("bare", "plain")
 
@@ -97,3 +98,51 @@ def notes(results: list[Result]) -> str:
         for note in sorted(result.notes, key=_phase_order):  # stable: same phase keeps its order
             lines.append(f"- **{result.name}**: {note}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 15's targets: `contender`'s figure ÷ bare's, in the same run, against a bound."""
+
+    contender: str
+    what: str
+    key: str
+    ref_key: str
+    """Bare's figure to divide by: /batch's events/s are compared with bare's requests/s."""
+    bound: float
+    at_least: bool
+    """True: the ratio must be ≥ bound (throughput); False: ≤ bound (latency)."""
+
+
+TARGETS = (
+    Target("embedded", "/track events/s ≥ {bound}× bare's", "accepted_per_s", "accepted_per_s", 0.75, True),
+    Target("embedded", "/track p99 ≤ {bound}× bare's p99", "p99_ms", "p99_ms", 1.5, False),
+    Target(
+        "batch", "/batch events/s ≥ {bound}× bare's requests/s (split, 1 API process)", "accepted_per_s",
+        "requests_per_s", 8, True,
+    ),
+    Target(
+        "embedded-batch", "/batch events/s ≥ {bound}× bare's requests/s", "accepted_per_s", "requests_per_s",
+        6, True,
+    ),
+)  # fmt: skip
+
+
+def targets(results: list[Result]) -> str:
+    """One line per target whose contender and bare both ran (and finished) in this run."""
+    by_name = {r.name: r for r in results if r.status == "ok"}
+    bare = by_name.get("bare")
+    lines = []
+    for target in TARGETS:
+        result = by_name.get(target.contender)
+        mine = getattr(result, target.key) if result else None
+        ref = getattr(bare, target.ref_key) if bare else None
+        if mine is None or not ref:
+            continue
+        ratio = mine / ref
+        held = ratio >= target.bound if target.at_least else ratio <= target.bound
+        what = target.what.format(bound=f"{target.bound:g}")
+        lines.append(f"- {'✓' if held else '✗'} **{target.contender}** {what}: {ratio:.2f}×")
+    if not lines:
+        return ""
+    return "Targets (issue 15; ratios to bare in this run):\n\n" + "\n".join(lines)

@@ -1,5 +1,6 @@
 """`python -m bench.run` (`make bench`): every contender, one after the other, on this machine,
-with the same load generator; prints one table and rewrites BENCHMARKS.md.
+with the same load generator; prints one table and issue 15's targets, and rewrites BENCHMARKS.md
+(the sections other commands own, `<!-- NAME:start -->…<!-- NAME:end -->`, are kept).
 
     python -m bench.run [--duration 10] [--connections 64] [--only bare,track]
 
@@ -25,10 +26,11 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from bench import direct, queued, report
+from bench import direct, embedded, queued, report
 from bench.load import wrk_binary
 from bench.phase import Config, Result
 from bench.procs import ROOT
+from bench.sections import rewrite_keeping_sections
 
 RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "bare": direct.run_bare,
@@ -39,6 +41,8 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "track-replica": partial(queued.run_queued, "track-replica"),
     "batch": partial(queued.run_queued, "batch"),
     "batch-2proc": partial(queued.run_queued, "batch-2proc"),
+    "embedded": partial(embedded.run_embedded, "embedded"),
+    "embedded-batch": partial(embedded.run_embedded, "embedded-batch"),
 }
 
 ABOUT = """\
@@ -51,7 +55,9 @@ split topology, chDB) on `POST /api/events/track` (a Chrome user agent, enrichme
 confirms the replica holds the job: the difference is what replicated acknowledgements cost);
 **batch** the same as track on `POST /api/events/batch`
 with {batch} events per request; **batch-2proc** the same with `trackhouse api --processes 2`
-(RSS and CPU of the API: the supervisor and its children together). Every contender gets fresh data dirs and free loopback ports.
+(RSS and CPU of the API: the supervisor and its children together); **embedded** what `make run`
+starts, `trackhouse up` (its own redis-server, chDB and the workers under one data dir) on /track,
+**embedded-batch** the same on /batch. Every contender gets fresh data dirs and free loopback ports.
 
 Load: wrk, {threads} threads, {connections} connections, requests sent for {duration:g} s, then
 {grace:g} s in which connections send nothing more so every in-flight request is answered.
@@ -61,9 +67,15 @@ Latency p50/p99: wrk's. Queue-based contenders run four phases: *fill* (API alon
 backlog: rows stored / time from its first dequeue to an empty queue, its capacity), *main*
 (full load while the worker drains: events/s, latency, lag, RSS, CPU) and *half* (paced, open
 loop, at half the sustainable rate: the lower of main's events/s and the drain rate).
+The embedded contenders have no separate worker: main and half only.
 Lag: `inserted_at − received_at` of the phase's rows (201 → row visible). RSS: peak VmRSS of the
-API process during main. Ratios divide this row's figure by bare's / plain's, whatever the
-direction. Exactly once: after draining, rows, distinct event_ids and accepted events of each
+API process(es) from main's start until its backlog is stored. CPU ms / 1k events: user + system
+CPU of every pipeline process (not wrk, not the harness) from main's start until its backlog is
+stored, per 1,000 events accepted in main. The notes split both per role, each process under the
+contender's own found by its command line: `api` (`trackhouse api` and its children), `worker`,
+`store` (`trackhouse store`), `redis` (redis-server), `supervisor` (`trackhouse up` itself: until
+it supervises children, the API, the worker threads and chDB in one process, whose RSS is then the
+API's). Ratios divide this row's figure by bare's / plain's, whatever the direction. Exactly once: after draining, rows, distinct event_ids and accepted events of each
 phase must be equal (rows are counted without FINAL; a background merge could hide a duplicate).
 Everything shares {cpus} cores with wrk, so figures are relative, not capacity planning."""
 
@@ -166,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     table = report.table(results)
     print(table)
+    targets = report.targets(results)
+    if targets:
+        print("\n" + targets)
     notes = report.notes(results)
     if notes:
         print("\n" + notes)
@@ -173,13 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         batch=queued.BATCH_SIZE, threads=cfg.threads, connections=cfg.connections, duration=cfg.duration,
         grace=cfg.grace, backlog=cfg.backlog_seconds, cpus=_nproc(),
     )  # fmt: skip
-    args.output.write_text(
+    text = (
         "# Benchmarks\n\n"
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · `nproc` {_nproc()} · {_cpu_model()} · "
         f"Python {platform.python_version()} · {_wrk_version()}\n\n"
         f"Command: `{command}` (from the repository root; `make bench` runs it with the defaults)\n\n"
-        f"{table}\n\n{about}\n\n## Notes\n\n{notes or '(none)'}\n"
+        f"{table}\n\n{targets + chr(10) * 2 if targets else ''}{about}\n\n## Notes\n\n{notes or '(none)'}\n"
     )
+    old = args.output.read_text() if args.output.exists() else ""
+    args.output.write_text(rewrite_keeping_sections(old, text))  # bench-query's and others' stay
     print(f"\nwritten to {args.output}", file=sys.stderr)
 
     violations = [v for r in results for v in r.violations]
