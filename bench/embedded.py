@@ -19,7 +19,7 @@ from typing import Any
 from redis import Redis
 
 from bench.checks import exactly_once
-from bench.load import BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
+from bench.load import BATCH_CONNECTIONS, BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
 from bench.meter import PipelineMeter
 from bench.phase import Config, Result, api_rss, cost_figures, half_phase, load_phase, main_figures, note_load
 from bench.procs import PYTHON, Processes, clean_env, wait_http_ok
@@ -38,7 +38,9 @@ def _spec(name: str, port: int) -> LoadSpec:
     if name == "embedded":
         return LoadSpec(f"{base}/track", TRACK_LUA)
     if name == "embedded-batch":
-        return LoadSpec(f"{base}/batch", BATCH_LUA, events_per_request=BATCH_SIZE)
+        return LoadSpec(
+            f"{base}/batch", BATCH_LUA, events_per_request=BATCH_SIZE, connections=BATCH_CONNECTIONS
+        )
     raise ValueError(name)
 
 
@@ -50,7 +52,9 @@ def _as_child(env: dict[str, str]) -> Settings:
         for name, info in Settings.model_fields.items()
         if f"TRACKHOUSE_{name.upper()}" in os.environ
     }
-    fields |= {k.removeprefix("TRACKHOUSE_").lower(): v for k, v in env.items() if k.startswith("TRACKHOUSE_")}
+    fields |= {
+        k.removeprefix("TRACKHOUSE_").lower(): v for k, v in env.items() if k.startswith("TRACKHOUSE_")
+    }
     return Settings(**fields)
 
 

@@ -109,7 +109,7 @@ def load_phase(
         prefix=prefix,
         active_seconds=seconds or cfg.duration,
         grace_seconds=cfg.grace,
-        connections=cfg.connections,
+        connections=spec.connections or cfg.connections,
         threads=cfg.threads,
         workdir=workdir,
         rate=rate,

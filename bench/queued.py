@@ -21,7 +21,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.checks import exactly_once
-from bench.load import BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
+from bench.load import BATCH_CONNECTIONS, BATCH_LUA, TRACK_LUA, LoadResult, LoadSpec
 from bench.meter import PipelineMeter
 from bench.phase import (
     BENCH_DB,
@@ -138,7 +138,12 @@ def topology_for(name: str, port: int, redis_url: str, chdb_url: str, workdir: P
         )
         return replace(topo, replica=True)
     if name in ("batch", "batch-2proc"):
-        spec = LoadSpec(f"{base}/api/events/batch", BATCH_LUA, events_per_request=BATCH_SIZE)
+        spec = LoadSpec(
+            f"{base}/api/events/batch",
+            BATCH_LUA,
+            events_per_request=BATCH_SIZE,
+            connections=BATCH_CONNECTIONS,
+        )
         processes = {"TRACKHOUSE_API_PROCESSES": "2"} if name == "batch-2proc" else {}
         return _trackhouse(port, redis_url, chdb_url, spec, workdir, processes)
     raise ValueError(name)

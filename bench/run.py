@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import direct, embedded, queued, report
-from bench.load import wrk_binary
+from bench.load import BATCH_CONNECTIONS, wrk_binary
 from bench.phase import Config, Result
 from bench.procs import ROOT
 from bench.sections import rewrite_keeping_sections
@@ -59,7 +59,7 @@ with {batch} events per request; **batch-2proc** the same with `trackhouse api -
 starts, `trackhouse up` (its own redis-server, chDB and the workers under one data dir) on /track,
 **embedded-batch** the same on /batch. Every contender gets fresh data dirs and free loopback ports.
 
-Load: wrk, {threads} threads, {connections} connections, requests sent for {duration:g} s, then
+Load: wrk, {threads} threads, {connections} connections ({batch_connections} for /batch), requests sent for {duration:g} s, then
 {grace:g} s in which connections send nothing more so every in-flight request is answered.
 Events/s: 2xx answers (counted by the Lua scripts) × events per request, over the {duration:g} s.
 Latency p50/p99: wrk's. Queue-based contenders run four phases: *fill* (API alone for
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         print("\n" + notes)
     about = ABOUT.format(
-        batch=queued.BATCH_SIZE, threads=cfg.threads, connections=cfg.connections, duration=cfg.duration,
+        batch=queued.BATCH_SIZE, threads=cfg.threads, connections=cfg.connections,
+        batch_connections=BATCH_CONNECTIONS, duration=cfg.duration,
         grace=cfg.grace, backlog=cfg.backlog_seconds, cpus=_nproc(),
     )  # fmt: skip
     text = (
