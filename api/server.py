@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.dashboard import mount_dashboard
+from shared.lifetime import die_with_parent
 from shared.logs import configure_logging
 from shared.query.remote import RemoteEngine
 from shared.queue.connect import connect, describe_redis, redis_configured
@@ -100,6 +101,7 @@ def api_app(settings: Settings) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app of one of `serve_processes`' children: each builds its own from the environment
     (its own Redis pool, group committer and backpressure monitor)."""
+    die_with_parent()  # a SIGKILLed uvicorn supervisor must not leave us holding the port
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     app = api_app(settings)

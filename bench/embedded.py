@@ -30,11 +30,14 @@ from shared.queue.redis_server import free_port
 from shared.settings import Settings
 
 BATCH_SIZE = 100
+_ONE_API = "-1api"
+"""A contender named so runs `trackhouse up` with one API process instead of its default."""
 _START_TIMEOUT_SECONDS = 120  # a cold chDB start and the migrations, on a busy machine
 
 
 def _spec(name: str, port: int) -> LoadSpec:
     base = f"http://127.0.0.1:{port}/api/events"
+    name = name.removesuffix(_ONE_API)
     if name == "embedded":
         return LoadSpec(f"{base}/track", TRACK_LUA)
     if name == "embedded-batch":
@@ -69,6 +72,7 @@ def run_embedded(name: str, cfg: Config, workdir: Path) -> Result:
             "TRACKHOUSE_PORT": str(port),
             "TRACKHOUSE_LOG_LEVEL": "WARNING",  # as the other contenders: RQ logs every job at INFO
             "TRACKHOUSE_ADMIN_TOKEN": secrets.token_urlsafe(16),
+            **({"TRACKHOUSE_API_PROCESSES": "1"} if name.endswith(_ONE_API) else {}),
         }
     )
     settings = _as_child(env)  # where its Redis socket and chDB directory are

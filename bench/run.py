@@ -43,6 +43,8 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "batch-2proc": partial(queued.run_queued, "batch-2proc"),
     "embedded": partial(embedded.run_embedded, "embedded"),
     "embedded-batch": partial(embedded.run_embedded, "embedded-batch"),
+    "embedded-1api": partial(embedded.run_embedded, "embedded-1api"),
+    "embedded-batch-1api": partial(embedded.run_embedded, "embedded-batch-1api"),
 }
 
 ABOUT = """\

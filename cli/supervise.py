@@ -4,8 +4,6 @@ they die, stopped in order. A child dies with its supervisor (PR_SET_PDEATHSIG):
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import signal
 import subprocess
@@ -13,15 +11,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from shared.lifetime import die_with_parent
+
 log = logging.getLogger(__name__)
 
 RESTARTS_PER_MINUTE = 5
 """More crashes than this in a minute: the fault is not transient; stop everything."""
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class CrashLoop(RuntimeError):
@@ -38,7 +33,7 @@ class Child:
         # Own session: a Ctrl-C in the terminal reaches the supervisor only, which stops the
         # children in order (the API before the store, the store before Redis).
         self.process = subprocess.Popen(
-            self._argv, env=self._env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            self._argv, env=self._env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
             start_new_session=True,
         )  # fmt: skip
         log.info("started the %s process (pid %d)", self.role, self.process.pid)

@@ -2,8 +2,8 @@
 - a redis-server (unless TRACKHOUSE_REDIS_URL or Sentinels are set), AOF under the data dir;
 - the store process (`trackhouse store`, cli.store): the chDB engine, migrations, the worker
   threads, and the reads of the API, answered on a unix socket;
-- the API (`trackhouse api`, TRACKHOUSE_API_PROCESSES of them), which only validates and
-  enqueues, and forwards reads to the store process.
+- the API (`trackhouse api`, TRACKHOUSE_API_PROCESSES of them, default one per core), which
+  only validates and enqueues, and forwards reads to the store process.
 Ingestion and storage each get an interpreter of their own, so on two cores request handling
 never waits for the GIL behind merging and row building. A child that dies is restarted
 (nothing acknowledged is lost: it is in Redis; the store process takes back at start what
@@ -54,11 +54,24 @@ def _children(settings: Settings, redis_url: str, run_dir: Path, *, own_redis: b
         env["TRACKHOUSE_REDIS_URL"] = redis_url
     if settings.dashboard:
         env["TRACKHOUSE_DASHBOARD"] = "true"
+    env["TRACKHOUSE_API_PROCESSES"] = str(api_processes(settings))
     cli = [sys.executable, "-m", "cli"]
     # Its own redis-server has had no worker but the store process: whatever a dead one held
     # is taken back at once, not after its lease lapses.
     store = Child("store", [*cli, "store", *(["--sole-worker"] if own_redis else [])], env)
     return [store, Child("api", [*cli, "api"], env)]
+
+
+MAX_DEFAULT_API_PROCESSES = 8
+
+
+def api_processes(settings: Settings) -> int:
+    """TRACKHOUSE_API_PROCESSES if set; else one per core this process may run on (at most
+    MAX_DEFAULT_API_PROCESSES): each is CPU-bound under load, and the store process, Redis
+    and the rest mostly wait, so the API gets the whole machine when traffic needs it."""
+    if "api_processes" in settings.model_fields_set:
+        return settings.api_processes
+    return max(1, min(MAX_DEFAULT_API_PROCESSES, len(os.sched_getaffinity(0))))
 
 
 def _fresh_metrics_dir(run_dir: Path) -> None:

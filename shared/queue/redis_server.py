@@ -13,8 +13,6 @@ a socket path, the socket goes to a fresh private directory under /tmp; an expli
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 import re
@@ -33,6 +31,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.files import private_dir
+from shared.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +86,7 @@ def free_port() -> int:
 def _die_with_parent() -> None:
     # If our owner is SIGKILLed, Redis gets SIGTERM and shuts down cleanly (AOF flushed)
     # instead of lingering and clashing with the next start on the same directory.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent(signal.SIGTERM)
 
 
 class RedisServer:

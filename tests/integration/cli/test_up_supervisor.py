@@ -38,6 +38,22 @@ def children_of(pid: int) -> dict[str, int]:
     return found
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (the API's own worker processes included)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -102,13 +118,13 @@ def test_a_dead_child_is_restarted_and_nothing_acknowledged_is_lost(short_dir: P
         _ready(up, base, short_dir)
         _post(base, "after", acknowledged)
         _stored_everything(redis, short_dir)
-        children = children_of(up.pid)
+        children = descendants(up.pid)
     finally:
         redis.close()
         up.send_signal(signal.SIGTERM)
         status = up.wait(timeout=120)
     assert status == 0, (short_dir / "up.log").read_text()
-    assert all(_gone(pid) for pid in children.values())
+    assert all(_gone(pid) for pid in children)
     assert "restarting it" in (short_dir / "up.log").read_text()
     rows = Counter(dump_event_ids(f"chdb://{short_dir / 'clickhouse'}", "trackhouse"))
     assert sorted(rows) == sorted(acknowledged) and set(rows.values()) == {1}
@@ -117,10 +133,9 @@ def test_a_dead_child_is_restarted_and_nothing_acknowledged_is_lost(short_dir: P
 @pytest.mark.timeout(200)
 def test_a_killed_supervisor_takes_its_children_with_it(short_dir: Path) -> None:
     up, _ = _start(short_dir)
-    children = children_of(up.pid)
-    assert set(children) == {"store", "api", "redis"}
+    assert set(children_of(up.pid)) == {"store", "api", "redis"}
+    below = descendants(up.pid)
+    assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
     up.send_signal(signal.SIGKILL)
     up.wait(timeout=30)
-    wait_for(
-        lambda: all(_gone(pid) for pid in children.values()), timeout_seconds=30, what="the children to die"
-    )
+    wait_for(lambda: all(_gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
