@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-query fuzz chaos mutate clean
+.PHONY: run test lint bench bench-query bench-tail fuzz chaos mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: $(BIN)/.installed-embedded,dev
 ## query loops (wrk); prints a table and rewrites its section of BENCHMARKS.md. ~10 min.
 bench-query: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.query --events $${QUERY_EVENTS:-10000000}
+
+## Where the latency tail comes from: `trackhouse up` (one API process) under /track and /batch load
+## with a probe (GC pauses, event-loop stalls, enqueue times) and py-spy if installed (`pip install
+## py-spy`); prints a table and rewrites BENCHMARKS.md's profile section. ~1 min.
+bench-tail: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m bench.tail
 
 lint: $(BIN)/.installed-embedded,dev
 	$(BIN)/ruff check api worker shared cli tests bench
