@@ -35,9 +35,23 @@ class RequestContext:
     city: str | None = None
     received_iso: str = field(init=False)
     """`received_at` as the row stores it; computed once per request, not per event."""
+    row_template: dict[str, Any] = field(init=False, repr=False, compare=False, hash=False)
+    """A row of an event that sent nothing: the field defaults and what the request says, in
+    column order. Each row starts as a copy of it (once per request, not per event)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "received_iso", iso(utc_millis(self.received_at)))
+        received_iso = iso(utc_millis(self.received_at))
+        object.__setattr__(self, "received_iso", received_iso)
+        template = FIELD_DEFAULTS.copy()
+        template["event_time"] = received_iso
+        template["ip_address"] = self.ip_address or ""
+        # Headers are truncated, not refused: the client did not write them into the event.
+        template["user_agent"] = (self.user_agent or "")[:MAX_USER_AGENT_CHARS]
+        template["referrer"] = (self.referrer or "")[:MAX_URL_CHARS]
+        template["received_at"] = received_iso
+        template["is_bot"] = False
+        template["event_time_clamped"] = False
+        object.__setattr__(self, "row_template", template)
 
 
 _PROBLEMS = {
@@ -92,25 +106,17 @@ def _row(sent: dict[str, Any], context: RequestContext, generate_ids: bool) -> d
     """The queue row of one event's validated fields (only those it sent)."""
     if not sent["event_type"].strip():  # checked once every field is valid, as TrackEvent does
         raise EventError("event_type", "must not be empty")
-    row = FIELD_DEFAULTS.copy()  # in the model's order, so the columns transpose in C
+    row = context.row_template.copy()  # in column order, so the columns transpose in C
     row.update(sent)
     if "link_tags" not in sent:
         row["link_tags"] = []  # a fresh default list, never one shared between rows
-    # Defaults the contract gives: generated ids, and what the request itself says.
-    row["event_id"] = row["event_id"] or new_uuid()
+    # Defaults the contract gives: generated ids; the rest came with the template (a sent
+    # event_time or ip_address is never empty: their validators refuse that).
+    if not row["event_id"]:
+        row["event_id"] = new_uuid()
     if generate_ids:
         row["visitor_id"] = row["visitor_id"] or new_uuid()
         row["session_id"] = row["session_id"] or new_uuid()
-    row["event_time"] = row["event_time"] or context.received_iso
-    row["received_at"] = context.received_iso
-    row["is_bot"] = False
-    row["event_time_clamped"] = False
-    row["ip_address"] = row["ip_address"] or context.ip_address or ""
-    # Headers are truncated, not refused: the client did not write them into the event.
-    if row["user_agent"] is None:
-        row["user_agent"] = (context.user_agent or "")[:MAX_USER_AGENT_CHARS]
-    if row["referrer"] is None:
-        row["referrer"] = (context.referrer or "")[:MAX_URL_CHARS]
     return row
 
 
