@@ -35,23 +35,9 @@ class RequestContext:
     city: str | None = None
     received_iso: str = field(init=False)
     """`received_at` as the row stores it; computed once per request, not per event."""
-    row_template: dict[str, Any] = field(init=False, repr=False, compare=False, hash=False)
-    """A row of an event that sent nothing: the field defaults and what the request says, in
-    column order. Each row starts as a copy of it (once per request, not per event)."""
 
     def __post_init__(self) -> None:
-        received_iso = iso(utc_millis(self.received_at))
-        object.__setattr__(self, "received_iso", received_iso)
-        template = FIELD_DEFAULTS.copy()
-        template["event_time"] = received_iso
-        template["ip_address"] = self.ip_address or ""
-        # Headers are truncated, not refused: the client did not write them into the event.
-        template["user_agent"] = (self.user_agent or "")[:MAX_USER_AGENT_CHARS]
-        template["referrer"] = (self.referrer or "")[:MAX_URL_CHARS]
-        template["received_at"] = received_iso
-        template["is_bot"] = False
-        template["event_time_clamped"] = False
-        object.__setattr__(self, "row_template", template)
+        object.__setattr__(self, "received_iso", iso(utc_millis(self.received_at)))
 
 
 _PROBLEMS = {
@@ -102,11 +88,25 @@ def _sent_fields(obj: object) -> dict[str, Any]:
     return obj
 
 
-def _row(sent: dict[str, Any], context: RequestContext, generate_ids: bool) -> dict[str, Any]:
-    """The queue row of one event's validated fields (only those it sent)."""
+def _row_template(context: RequestContext) -> dict[str, Any]:
+    """A fresh row of an event that sent nothing: the field defaults and what the request
+    says, in column order (so the columns transpose in C). Built once per request."""
+    row = FIELD_DEFAULTS.copy()
+    row["event_time"] = context.received_iso
+    row["ip_address"] = context.ip_address or ""
+    # Headers are truncated, not refused: the client did not write them into the event.
+    row["user_agent"] = (context.user_agent or "")[:MAX_USER_AGENT_CHARS]
+    row["referrer"] = (context.referrer or "")[:MAX_URL_CHARS]
+    row["received_at"] = context.received_iso
+    row["is_bot"] = False
+    row["event_time_clamped"] = False
+    return row
+
+
+def _row(sent: dict[str, Any], row: dict[str, Any], generate_ids: bool) -> dict[str, Any]:
+    """Fill `row`, a fresh template, with one event's validated fields (only those it sent)."""
     if not sent["event_type"].strip():  # checked once every field is valid, as TrackEvent does
         raise EventError("event_type", "must not be empty")
-    row = context.row_template.copy()  # in column order, so the columns transpose in C
     row.update(sent)
     if "link_tags" not in sent:
         row["link_tags"] = []  # a fresh default list, never one shared between rows
@@ -130,7 +130,7 @@ def parse_event(obj: object, context: RequestContext, *, generate_ids: bool = Tr
         fields = FIELDS.validate_python(sent)
     except ValidationError as exc:
         raise _first_error(exc) from None
-    return _row(fields, context, generate_ids)
+    return _row(fields, _row_template(context), generate_ids)
 
 
 def _parse_or_error(obj: object, context: RequestContext, generate_ids: bool) -> dict[str, Any] | EventError:
@@ -154,10 +154,11 @@ def parse_events(
         validated = FIELDS_LIST.validate_python(sent)
     except (EventError, ValidationError):
         return [_parse_or_error(obj, context, generate_ids) for obj in objs]
+    template = _row_template(context)
     results: list[dict[str, Any] | EventError] = []
     for fields in validated:
         try:
-            results.append(_row(fields, context, generate_ids))
+            results.append(_row(fields, template.copy(), generate_ids))
         except EventError as exc:  # a blank event_type
             results.append(exc)
     return results
