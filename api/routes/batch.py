@@ -18,7 +18,7 @@ from api.write_keys import apply_project
 from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
-from shared.event.parse import parse_event
+from shared.event.parse import parse_events
 
 router = APIRouter()
 
@@ -119,11 +119,11 @@ async def batch(request: Request) -> Response:
     rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []  # shaped as Accepted / Rejected, built as dicts: this runs per event
     dropped = 0
-    for index, item in enumerate(items):
+    for index, parsed in enumerate(parse_events(items, context, generate_ids=False)):
         try:
-            if isinstance(item, EventError):
-                raise item
-            row = parse_event(item, context, generate_ids=False)
+            if isinstance(parsed, EventError):
+                raise parsed
+            row = parsed
             apply_project(row, request)
             reason = state.enricher.apply(row, context)
         except EventError as exc:

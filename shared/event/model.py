@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 from shared.event.fields import (
     Amount,
@@ -98,3 +98,42 @@ class TrackEvent(BaseModel):
         if not self.event_type.strip():
             raise PydanticCustomError("blank", "must not be empty")
         return self
+
+
+# TrackEvent's own compiled field validators, without the model. Validating an event into a
+# dict of the fields it sent skips building and copying a 46-field model instance and the two
+# Python model validators, about 40 % of the validation's CPU (measured on /batch); the
+# defaults come from FIELD_DEFAULTS. `shared.event.parse` applies the model validators' two
+# rules itself (a null is absent; event_type not blank), and tests/unit/shared/event/
+# test_fields_validator.py holds the result to TrackEvent's on generated events.
+def _field_schemas() -> tuple[dict[str, core_schema.TypedDictField], core_schema.CoreConfig]:
+    node: Any = TrackEvent.__pydantic_core_schema__
+    while node["type"] != "model":  # the after-validator wraps the model
+        node = node["schema"]
+    config: core_schema.CoreConfig = node.get("config", {})
+    node = node["schema"]
+    while node["type"] != "model-fields":  # the before-validator wraps the fields
+        node = node["schema"]
+    fields = {}
+    for name, field in node["fields"].items():
+        schema = field["schema"]
+        if schema["type"] == "default":  # absent fields stay absent: FIELD_DEFAULTS fills them
+            schema = schema["schema"]
+        fields[name] = core_schema.typed_dict_field(schema, required=False)
+    return fields, config
+
+
+_FIELDS, _CONFIG = _field_schemas()
+FIELDS = SchemaValidator(core_schema.typed_dict_schema(_FIELDS, extra_behavior="ignore"), _CONFIG)
+"""One event (a dict) -> the fields it sent, each validated as TrackEvent validates it."""
+FIELDS_LIST = SchemaValidator(
+    core_schema.list_schema(core_schema.typed_dict_schema(_FIELDS, extra_behavior="ignore"), fail_fast=True),
+    _CONFIG,
+)
+"""A list of events in one call; stops at the first invalid one (the caller then goes event by event)."""
+FIELD_DEFAULTS: dict[str, Any] = {
+    # event_type is required: its placeholder only keeps the fields in the model's order.
+    name: "" if info.is_required() else info.get_default(call_default_factory=True)
+    for name, info in TrackEvent.model_fields.items()
+}
+"""Every field's default, in the model's order (link_tags' [] must be copied, not shared)."""
