@@ -275,12 +275,16 @@
     }
   }
 
+  // Answers can arrive out of order (a project change while the timer's query is in flight):
+  // only the latest request may write, or every project's count overwrites this project's.
+  let liveSeq = 0;
   async function refreshLive() {
+    const seq = ++liveSeq;
     try {
       const data = await query(selection({ metrics: ["visitors"], date_range: "5m", filters: state.project ? [["is", "project_id", [state.project]]] : [] }));
-      $("live-count").textContent = integer.format(data.results[0].metrics[0] || 0);
+      if (seq === liveSeq) $("live-count").textContent = integer.format(data.results[0].metrics[0] || 0);
     } catch (error) {
-      $("live-count").textContent = "–";
+      if (seq === liveSeq) $("live-count").textContent = "–";
     }
   }
 
