@@ -202,7 +202,6 @@ def run(
     poison_ids: list[str] = []
     faults: list[str] = []
     stop_failures: list[str] = []
-    stack.start()
     started = time.monotonic()
 
     def note(what: str) -> None:
@@ -211,6 +210,8 @@ def run(
         )
 
     try:
+        stack.start()  # inside: a start that fails or is interrupted still stops what it started
+        started = time.monotonic()
         load = Load(stack.base_url, ledger, rate=rate)
         load.start()
         for at, _name, action in schedule(stack, gap, poison_ids, stop_failures):
