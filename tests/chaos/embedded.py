@@ -286,6 +286,12 @@ def run(
 
 def write_markdown(report: Report, *, events: int, rate: float, gap: float, appendfsync: str) -> None:
     faults = "\n".join(f"{i}. {what}" for i, what in enumerate(report.faults, 1))
+    server_errors = (
+        f", or a 5xx ({report.server_errors:,}) while the redis-server was away: a client retries those."
+        if report.server_errors
+        else ": a client retries those. None got a 5xx: the API's Redis client retried across the "
+        "redis-server's restart."
+    )
     stops = "".join(f"\n\n**Did not stop cleanly**: {what}." for what in report.stop_failures)
     write_section(
         "embedded",
@@ -302,9 +308,9 @@ def write_markdown(report: Report, *, events: int, rate: float, gap: float, appe
         f"`optimize_on_insert=0` (the store's URL carries it), without FINAL, so each insert that "
         f"landed is a row. Result: **{'PASS' if report.ok else 'FAIL'}**.{stops}\n\n"
         f"{report.table()}\n\n"
-        "Not acknowledged events got no 201: a refused connection while the API process or the "
-        "whole restarted, a 500 while the redis-server was away. A store process that dies holds "
-        "nothing unacknowledged (the jobs are in Redis); the one the supervisor starts next takes "
-        "back at once what its predecessor held (`--sole-worker`). The poison job is queued "
-        "straight into Redis, since the API never lets such a value through.\n",
+        f"Not acknowledged events got no answer (a refused, reset or broken connection) while the "
+        f"API process or the whole restarted{server_errors} A store process that dies holds nothing "
+        "unacknowledged (the jobs are in Redis); the one the supervisor starts next takes back at "
+        "once what its predecessor held (`--sole-worker`). The poison job is queued straight into "
+        "Redis, since the API never lets such a value through.\n",
     )
