@@ -22,6 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from cli.up import api_processes as up_api_processes
 from shared.queue.connect import connect_redis
 from shared.queue.redis_server import URL_FILE
 from shared.settings import Settings
@@ -30,7 +31,7 @@ from tests.chaos.poison import queue_poison
 from tests.chaos.report import Report, tally, write_section
 from tests.chaos.stack import dead_letters, pending_work, stored_counts
 from tests.support.processes import child_port, http, prepare_chdb, trackhouse, wait_for
-from tests.support.supervised import children_of, gone
+from tests.support.supervised import children_of, descendants, gone
 
 START_SECONDS = 180.0
 """A cold start of the whole (chDB, migrations) on a loaded two-core machine."""
@@ -43,7 +44,10 @@ STOP_SECONDS = 200.0
 class EmbeddedStack:
     """One `trackhouse up` on `directory`, started again by the faults that stop it."""
 
-    def __init__(self, directory: Path, *, appendfsync: str = "everysec", api_processes: int = 1) -> None:
+    def __init__(
+        self, directory: Path, *, appendfsync: str = "everysec", api_processes: int | None = None
+    ) -> None:
+        """`api_processes`: None for `trackhouse up`'s own default (one per core)."""
         self.directory = directory.resolve()
         self.chdb_url = f"chdb://{self.directory / 'clickhouse'}"
         self.port = child_port()
@@ -54,12 +58,13 @@ class EmbeddedStack:
             "TRACKHOUSE_HOST": "127.0.0.1",
             "TRACKHOUSE_PORT": str(self.port),
             "TRACKHOUSE_INSERT_LINGER_MS": "200",
-            "TRACKHOUSE_API_PROCESSES": str(api_processes),
             "TRACKHOUSE_REDIS_APPENDFSYNC": appendfsync,
             # No collapsing of repeated keys inside one insert (tests.support.audit): the store
             # process's client carries the setting from its URL.
             "TRACKHOUSE_CLICKHOUSE_URL": f"{self.chdb_url}?ch_optimize_on_insert=0",
         }
+        if api_processes is not None:
+            self.env["TRACKHOUSE_API_PROCESSES"] = str(api_processes)
         self.up: subprocess.Popen[bytes] | None = None
         self.log = self.directory / "up.log"
 
@@ -129,16 +134,17 @@ class EmbeddedStack:
         """The whole stack SIGKILLed, nothing graceful (its redis-server first, as a power cut
         would leave it), then started again; returns the seconds until ready again."""
         assert self.up is not None
-        children = self.children()
+        redis = self.children()["redis"]
+        below = descendants(self.up.pid)  # the API's own worker processes too
         killed = time.monotonic()
-        os.kill(children["redis"], signal.SIGKILL)
+        os.kill(redis, signal.SIGKILL)
         self.up.send_signal(signal.SIGKILL)
         self.up.wait(timeout=30)
-        # The store and API children die with it (PR_SET_PDEATHSIG): nothing keeps the chDB lock.
+        # Everything below dies with it (PR_SET_PDEATHSIG): nothing keeps the chDB lock or the port.
         wait_for(
-            lambda: all(gone(pid) for pid in children.values()),
+            lambda: all(gone(pid) for pid in below),
             timeout_seconds=30,
-            what="the children of the killed supervisor to die",
+            what="every process below the killed supervisor to die",
         )
         self.start()
         return time.monotonic() - killed
@@ -220,7 +226,7 @@ def run(
     rate: float,
     gap: float,
     appendfsync: str = "everysec",
-    api_processes: int = 1,
+    api_processes: int | None = None,
     drain_timeout: float = 900,
     faults: Sequence[str] = FAULTS,
     log: Callable[[str], None] = print,
@@ -284,7 +290,14 @@ def run(
     )
 
 
-def write_markdown(report: Report, *, events: int, rate: float, gap: float, appendfsync: str) -> None:
+def write_markdown(
+    report: Report, *, events: int, rate: float, gap: float, appendfsync: str, api_processes: int | None
+) -> None:
+    apis = (
+        f"{api_processes} (`--api-processes`)"
+        if api_processes is not None
+        else f"{up_api_processes(Settings())}, `trackhouse up`'s default: one per core"
+    )
     faults = "\n".join(f"{i}. {what}" for i, what in enumerate(report.faults, 1))
     server_errors = (
         f", or a 5xx ({report.server_errors:,}) while the redis-server was away: a client retries those."
@@ -299,7 +312,9 @@ def write_markdown(report: Report, *, events: int, rate: float, gap: float, appe
         f"Written by `make chaos-embedded` (`python -m tests.chaos.run --topology embedded --report`) "
         f"on {datetime.now(UTC):%Y-%m-%d}: {events:,} events at ~{rate:,.0f}/s through `trackhouse up`, "
         f"exactly what `make run` starts (its own redis-server: AOF, appendfsync {appendfsync}, a unix "
-        f"socket; the store process: chDB, migrations, the worker threads, reads; the API process), "
+        f"socket; the store process: chDB, migrations, the worker threads, reads; the API: uvicorn "
+        f"with {apis} worker process(es); SIGKILLing the API kills uvicorn's supervisor, whose "
+        f"workers die with it), "
         f"while these faults were injected, {gap:.0f} s apart (one that outlasts the gap delays the "
         f"next; each waits until `/readyz` answers 200 again, which the store process answers):\n\n"
         f"{faults}\n\n"

@@ -214,7 +214,12 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=10, help="seconds between faults")
     parser.add_argument("--redis-outage", type=float, default=5, help="seconds Redis stays away once")
     parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default="everysec")
-    parser.add_argument("--api-processes", type=int, default=1, help="`trackhouse api --processes N`")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=None,
+        help="`trackhouse api --processes N` (default 1; embedded: `trackhouse up`'s, one per core)",
+    )
     parser.add_argument(
         "--dir", type=Path, default=None, help="where the stack keeps its data (default: a temp dir)"
     )
@@ -227,6 +232,8 @@ def main() -> None:
         "--outage, --redis-outage do not apply)",
     )
     args = parser.parse_args()
+    if args.topology == "split" and args.api_processes is None:
+        args.api_processes = 1
     with tempfile.TemporaryDirectory(prefix="chaos-", dir="/tmp") as tmp:
         if args.topology == "embedded":
             report = embedded.run(
@@ -255,7 +262,12 @@ def main() -> None:
         print("duplicated, first ids:", list(report.duplicates)[:10])
     if args.report and args.topology == "embedded":
         embedded.write_markdown(
-            report, events=args.events, rate=args.rate, gap=args.gap, appendfsync=args.appendfsync
+            report,
+            events=args.events,
+            rate=args.rate,
+            gap=args.gap,
+            appendfsync=args.appendfsync,
+            api_processes=args.api_processes,
         )
     elif args.report:
         write_markdown(report, args)
