@@ -294,9 +294,9 @@ def write_markdown(
     report: Report, *, events: int, rate: float, gap: float, appendfsync: str, api_processes: int | None
 ) -> None:
     apis = (
-        f"{api_processes} (`--api-processes`)"
+        f"{api_processes} worker process(es) (`--api-processes`)"
         if api_processes is not None
-        else f"{up_api_processes(Settings())}, `trackhouse up`'s default: one per core"
+        else f"{up_api_processes(Settings())} worker process(es) (`trackhouse up`'s default: one per core)"
     )
     faults = "\n".join(f"{i}. {what}" for i, what in enumerate(report.faults, 1))
     server_errors = (
@@ -313,7 +313,7 @@ def write_markdown(
         f"on {datetime.now(UTC):%Y-%m-%d}: {events:,} events at ~{rate:,.0f}/s through `trackhouse up`, "
         f"exactly what `make run` starts (its own redis-server: AOF, appendfsync {appendfsync}, a unix "
         f"socket; the store process: chDB, migrations, the worker threads, reads; the API: uvicorn "
-        f"with {apis} worker process(es); SIGKILLing the API kills uvicorn's supervisor, whose "
+        f"with {apis}; SIGKILLing the API kills uvicorn's supervisor, whose "
         f"workers die with it), "
         f"while these faults were injected, {gap:.0f} s apart (one that outlasts the gap delays the "
         f"next; each waits until `/readyz` answers 200 again, which the store process answers):\n\n"
