@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-query bench-tail fuzz chaos mutate clean
+.PHONY: run test lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ fuzz: $(BIN)/.installed-embedded,dev
 ## rows per event_id (lost, duplicated) and rewrites CHAOS.md. ~5 min. CHAOS_ARGS="--rate 2000 …".
 chaos: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m tests.chaos.run --report $(CHAOS_ARGS)
+
+## The same load and count against `trackhouse up` (what `make run` starts): its store process,
+## API and redis-server SIGKILLed, the whole SIGTERMed and SIGKILLed under load and started again;
+## rewrites CHAOS.md's embedded section. ~5 min. CHAOS_ARGS as above.
+chaos-embedded: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m tests.chaos.run --topology embedded --report $(CHAOS_ARGS)
 
 ## Break each delivery guarantee on purpose (tests/mutations/run.py), in a temporary copy, and
 ## check that a test fails for each; ~5 min. MUTATE_ARGS="--only random-insert-token".

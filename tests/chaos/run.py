@@ -3,6 +3,7 @@ rows counted per event_id. Every acknowledged event must be stored exactly once.
 
     python -m tests.chaos.run [--events 200000] [--rate 1000] [--outage 60] [--redis-outage 5]
                               [--appendfsync everysec] [--api-processes 1] [--report]
+                              [--topology split|embedded]
 
 Redis is a primary with one replica and three Sentinels; the API and the worker find the
 primary through them, and the API answers 201 only once the replica holds the job
@@ -14,8 +15,9 @@ and killed with SIGKILL (restarted on the same AOF at once), primary and replica
 `--redis-outage` seconds (the API must answer 5xx meanwhile), the API stopped with SIGTERM under
 load, a poison event queued inside a job, the store failing for `--outage` seconds, then
 hanging for as long. Rows are counted per event_id on a table whose merges are frozen
-(tests.support.audit), so a duplicate insert shows. Prints a table and rewrites CHAOS.md
-(with `--report`).
+(tests.support.audit), so a duplicate insert shows. Prints a table and rewrites its section of
+CHAOS.md (with `--report`). `--topology embedded`: `trackhouse up` instead, with the faults it
+has (tests/chaos/embedded.py).
 """
 
 from __future__ import annotations
@@ -25,75 +27,14 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.queue.jobs import enqueue_rows, events_queue
+from tests.chaos import embedded
 from tests.chaos.load import Ledger, Load
+from tests.chaos.poison import queue_poison
+from tests.chaos.report import Report, tally, write_section
 from tests.chaos.stack import Stack, stored_counts
-from tests.support.builders import queue_row
-
-
-@dataclass
-class Report:
-    sent: int
-    acked: int
-    not_acked: dict[str, int]
-    stored_acked: int
-    lost: list[str]
-    duplicates: dict[str, int]
-    """event_id -> rows beyond the first."""
-    stored_unacked: int
-    unknown_rows: int
-    """Rows whose event_id was never sent (must be 0)."""
-    poison_sent: int
-    poison_stored: int
-    poison_dead_letters: int
-    redis_outages: int = 0
-    """Faults that kept Redis away long enough that some answer must be a 5xx."""
-    faults: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    drain_seconds: float = 0.0
-
-    @property
-    def server_errors(self) -> int:
-        """Events answered with a 5xx (not acknowledged: the client retries them)."""
-        return sum(n for why, n in self.not_acked.items() if why[:1] == "5")
-
-    @property
-    def ok(self) -> bool:
-        return (
-            (self.server_errors > 0 or not self.redis_outages)  # the outage was seen by clients
-            and not self.lost
-            and not self.duplicates
-            and self.unknown_rows == 0
-            and self.poison_stored == 0
-            and self.poison_dead_letters == self.poison_sent
-        )
-
-    def table(self) -> str:
-        rows = [
-            ("events sent", f"{self.sent:,}"),
-            ("acknowledged (201 / accepted)", f"{self.acked:,}"),
-            *((f"not acknowledged: {why}", f"{n:,}") for why, n in sorted(self.not_acked.items())),
-            ("of which 5xx answers", f"{self.server_errors:,}"),
-            ("acknowledged and stored once", f"{self.stored_acked:,}"),
-            ("**acknowledged but lost**", f"{len(self.lost):,}"),
-            ("**duplicate rows**", f"{sum(self.duplicates.values()):,}"),
-            ("not acknowledged but stored (answer lost)", f"{self.stored_unacked:,}"),
-            ("rows never sent", f"{self.unknown_rows:,}"),
-            (
-                "poison events queued / stored / dead-lettered",
-                f"{self.poison_sent} / {self.poison_stored} / {self.poison_dead_letters}",
-            ),
-            ("run / drain after the last fault", f"{self.seconds:.0f} s / {self.drain_seconds:.0f} s"),
-        ]
-        width = max(len(name) for name, _ in rows)
-        lines = [f"| {'':{width}} | {'count':>12} |", f"|{'-' * (width + 2)}|{'-' * 13}:|"]
-        lines += [f"| {name:{width}} | {value:>12} |" for name, value in rows]
-        return "\n".join(lines)
-
 
 Step = tuple[float, str, Callable[[], str]]
 
@@ -134,11 +75,7 @@ def schedule(
         return f"API SIGTERM under load (exit {stack.restart_api()}), restarted"
 
     def poison() -> str:
-        settings = stack.settings
-        rows = [queue_row(f"chaos-poison-batch-{i}") for i in range(100)]
-        rows[37]["time_spent_sec"] = "not a number"  # a value the store rejects
-        poison_ids.append(rows[37]["event_id"])
-        enqueue_rows(events_queue(redis, settings), rows, settings)
+        poison_ids.append(queue_poison(redis, stack.settings))
         return "a queued job of 100 events, one the store rejects"
 
     def outage_on(mode: str) -> Callable[[], str]:
@@ -220,23 +157,11 @@ def run(
     finally:
         stack.stop()
     seconds = time.monotonic() - started
-    counts = stored_counts(stack.chdb_url)
-    poison_set = set(poison_ids)
-    poison_batch = {f"chaos-poison-batch-{i}" for i in range(100)}
-    acked = ledger.acked | (poison_batch - poison_set)  # Redis acknowledged the poison job
-    sent = acked | ledger.unacked | poison_set
-    return Report(
-        sent=ledger.sent + len(poison_batch),
-        acked=len(acked),
-        not_acked={why: n for why, n in ledger.outcomes.items() if why != "201 acknowledged"},
-        stored_acked=sum(1 for event_id in acked if counts.get(event_id) == 1),
-        lost=sorted(event_id for event_id in acked if event_id not in counts),
-        duplicates={event_id: n - 1 for event_id, n in counts.items() if n > 1},
-        stored_unacked=sum(1 for event_id in ledger.unacked if event_id in counts),
-        unknown_rows=sum(n for event_id, n in counts.items() if event_id not in sent),
-        poison_sent=len(poison_set),
-        poison_stored=sum(1 for event_id in poison_set if event_id in counts),
-        poison_dead_letters=dead_letters,
+    return tally(
+        ledger,
+        stored_counts(stack.chdb_url),
+        poison_ids,
+        dead_letters=dead_letters,
         redis_outages=1 if redis_outage > 0 else 0,
         faults=faults,
         seconds=seconds,
@@ -244,10 +169,11 @@ def run(
     )
 
 
-def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None:
+def write_markdown(report: Report, args: argparse.Namespace) -> None:
     faults = "\n".join(f"{i}. {what}" for i, what in enumerate(report.faults, 1))
-    path.write_text(
-        f"# Chaos run\n\n"
+    write_section(
+        "split",
+        f"## Split topology: Sentinels, `trackhouse api`, a worker process\n\n"
         f"Written by `make chaos` (`python -m tests.chaos.run --report`) on "
         f"{datetime.now(UTC):%Y-%m-%d}: {args.events:,} events at ~{args.rate:,.0f}/s through "
         f"`trackhouse api` ({args.api_processes} process(es)), a Redis primary with one replica and "
@@ -276,7 +202,7 @@ def write_markdown(report: Report, args: argparse.Namespace, path: Path) -> None
         "had been stored inside another job's insert (under that job's token). Since then a stored "
         "job is marked for 5 minutes and a late copy is dropped (`worker/merge.py`, "
         "`test_merge.py::test_a_job_queued_again_after_it_was_stored_is_not_stored_again`); "
-        "this report is the first run after that fix.\n"
+        "this report is the first run after that fix.\n",
     )
 
 
@@ -288,30 +214,63 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=10, help="seconds between faults")
     parser.add_argument("--redis-outage", type=float, default=5, help="seconds Redis stays away once")
     parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default="everysec")
-    parser.add_argument("--api-processes", type=int, default=1, help="`trackhouse api --processes N`")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=None,
+        help="`trackhouse api --processes N` (default 1; embedded: `trackhouse up`'s, one per core)",
+    )
     parser.add_argument(
         "--dir", type=Path, default=None, help="where the stack keeps its data (default: a temp dir)"
     )
     parser.add_argument("--report", action="store_true", help="rewrite CHAOS.md with the result")
+    parser.add_argument(
+        "--topology",
+        choices=("split", "embedded"),
+        default="split",
+        help="split: the stack above; embedded: `trackhouse up` (tests/chaos/embedded.py; "
+        "--outage, --redis-outage do not apply)",
+    )
     args = parser.parse_args()
+    if args.topology == "split" and args.api_processes is None:
+        args.api_processes = 1
     with tempfile.TemporaryDirectory(prefix="chaos-", dir="/tmp") as tmp:
-        report = run(
-            args.dir or Path(tmp),
-            events=args.events,
-            rate=args.rate,
-            outage=args.outage,
-            gap=args.gap,
-            appendfsync=args.appendfsync,
-            api_processes=args.api_processes,
-            redis_outage=args.redis_outage,
-        )
+        if args.topology == "embedded":
+            report = embedded.run(
+                args.dir or Path(tmp),
+                events=args.events,
+                rate=args.rate,
+                gap=args.gap,
+                appendfsync=args.appendfsync,
+                api_processes=args.api_processes,
+            )
+        else:
+            report = run(
+                args.dir or Path(tmp),
+                events=args.events,
+                rate=args.rate,
+                outage=args.outage,
+                gap=args.gap,
+                appendfsync=args.appendfsync,
+                api_processes=args.api_processes,
+                redis_outage=args.redis_outage,
+            )
     print(report.table())
     if report.lost:
         print("lost, first ids:", report.lost[:10])
     if report.duplicates:
         print("duplicated, first ids:", list(report.duplicates)[:10])
-    if args.report:
-        write_markdown(report, args, Path(__file__).resolve().parents[2] / "CHAOS.md")
+    if args.report and args.topology == "embedded":
+        embedded.write_markdown(
+            report,
+            events=args.events,
+            rate=args.rate,
+            gap=args.gap,
+            appendfsync=args.appendfsync,
+            api_processes=args.api_processes,
+        )
+    elif args.report:
+        write_markdown(report, args)
     raise SystemExit(0 if report.ok else 1)
 
 

@@ -205,19 +205,10 @@ class Stack:
 
     # --- the queue ---
     def pending_work(self, redis: Redis) -> dict[str, int]:
-        """What is not stored yet: queued, taken by a worker, running, waiting for a retry, and
-        every job hash that is not a dead letter (merged jobs keep theirs until stored)."""
-        queue = Queue(QUEUE, connection=redis)
-        return {
-            "queued": queue.count,
-            "taken": int(redis.llen(queue.intermediate_queue_key)),  # dequeued, not yet started
-            "started": queue.started_job_registry.count,
-            "scheduled": queue.scheduled_job_registry.count,
-            "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - self.dead_letters(redis),
-        }
+        return pending_work(redis)
 
     def dead_letters(self, redis: Redis) -> int:
-        return int(Queue(QUEUE, connection=redis).failed_job_registry.count)
+        return dead_letters(redis)
 
     def stop(self) -> None:
         self.stop_worker()
@@ -225,6 +216,23 @@ class Stack:
             self.api.send_signal(signal.SIGTERM)
             self.api.wait(timeout=60)
         self.redis_group.stop()
+
+
+def pending_work(redis: Redis) -> dict[str, int]:
+    """What is not stored yet: queued, taken by a worker, running, waiting for a retry, and
+    every job hash that is not a dead letter (merged jobs keep theirs until stored)."""
+    queue = Queue(QUEUE, connection=redis)
+    return {
+        "queued": queue.count,
+        "taken": int(redis.llen(queue.intermediate_queue_key)),  # dequeued, not yet started
+        "started": queue.started_job_registry.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "jobs": sum(1 for _ in redis.scan_iter("rq:job:*", count=1000)) - dead_letters(redis),
+    }
+
+
+def dead_letters(redis: Redis) -> int:
+    return int(Queue(QUEUE, connection=redis).failed_job_registry.count)
 
 
 def stored_counts(chdb_url: str, database: str = "trackhouse") -> dict[str, int]:

@@ -17,48 +17,9 @@ from shared.queue.connect import connect_redis
 from shared.queue.redis_server import URL_FILE
 from tests.support.builders import basic_event
 from tests.support.processes import child_port, dump_event_ids, http, prepare_chdb, trackhouse, wait_for
+from tests.support.supervised import children_of, descendants, gone
 
 pytestmark = pytest.mark.integration
-
-
-def children_of(pid: int) -> dict[str, int]:
-    """The supervisor's children by role, from their command lines."""
-    roles = {b"cli\0store": "store", b"cli\0api": "api", b"redis-server": "redis"}
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            found.update({role: int(entry.name) for mark, role in roles.items() if mark in cmdline})
-    return found
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (the API's own worker processes included)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -124,7 +85,7 @@ def test_a_dead_child_is_restarted_and_nothing_acknowledged_is_lost(short_dir: P
         up.send_signal(signal.SIGTERM)
         status = up.wait(timeout=120)
     assert status == 0, (short_dir / "up.log").read_text()
-    assert all(_gone(pid) for pid in children)
+    assert all(gone(pid) for pid in children)
     assert "restarting it" in (short_dir / "up.log").read_text()
     rows = Counter(dump_event_ids(f"chdb://{short_dir / 'clickhouse'}", "trackhouse"))
     assert sorted(rows) == sorted(acknowledged) and set(rows.values()) == {1}
@@ -138,4 +99,4 @@ def test_a_killed_supervisor_takes_its_children_with_it(short_dir: Path) -> None
     assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
     up.send_signal(signal.SIGKILL)
     up.wait(timeout=30)
-    wait_for(lambda: all(_gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
+    wait_for(lambda: all(gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
