@@ -104,6 +104,7 @@ def wait_acknowledged(answers: Answers, count: int, since: float = 0.0) -> None:
     )
 
 
+@pytest.mark.timeout(240)  # a slow resync (up to 90 s) on a loaded machine, not a hang
 @pytest.mark.parametrize("replicas_ack", [1, 0], ids=["min-replicas-ack-1", "min-replicas-ack-0"])
 def test_a_killed_primary_loses_no_acknowledged_event(short_dir: Path, replicas_ack: int) -> None:
     chdb_url = f"chdb://{short_dir / 'clickhouse'}"

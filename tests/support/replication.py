@@ -173,7 +173,9 @@ class ReplicatedRedis:
         Sentinels turn it into a replica of the new primary."""
         self._servers[port] = self._spawn(f"redis-{port}", self._server_args(port))
 
-    def wait_replica_synced(self, port: int, timeout_seconds: float = 30.0) -> None:
+    def wait_replica_synced(self, port: int, timeout_seconds: float = 90.0) -> None:
+        # The Sentinels turn a restarted primary into a replica on their own schedule, slower on
+        # a loaded machine (seen past 30 s in a full suite); the chaos stack waits as long.
         _wait(
             lambda: (
                 self._info(port).get("role") == "slave" and self._info(port).get("master_link_status") == "up"
