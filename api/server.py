@@ -69,15 +69,17 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
             "trackhouse api needs TRACKHOUSE_REDIS_URL or TRACKHOUSE_REDIS_SENTINELS"
             " (or run `trackhouse up` for the embedded mode)"
         )
-    if settings.store_socket is not None:
-        pass  # a store process (`trackhouse up`'s) owns the store, migrates it and answers reads
-    elif settings.uses_chdb:
-        # The worker process owns the chDB engine; the API opens it only if asked to read.
-        log.warning(
-            "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
-        )
-    else:
-        migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
+    # With STORE_SOCKET a store process (`trackhouse up`'s) owns the store and migrates it.
+    if settings.store_socket is None:
+        if settings.uses_chdb:
+            # The worker process owns the chDB engine; the API opens it only if asked to read.
+            log.warning(
+                "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
+            )
+        else:
+            migrate(
+                open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
+            )
     processes = processes or settings.api_processes
     if processes > 1:
         serve_processes(settings, processes)

@@ -61,20 +61,25 @@ def _as_child(env: dict[str, str]) -> Settings:
     return Settings(**fields)
 
 
-def run_embedded(name: str, cfg: Config, workdir: Path) -> Result:
-    result = Result(name)
-    port = free_port()
-    spec = _spec(name, port)
-    env = clean_env(
+def up_env(data_dir: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a `trackhouse up` under load: loopback, `port`, its own data dir."""
+    return clean_env(
         {
-            "TRACKHOUSE_DATA_DIR": str(workdir),
+            "TRACKHOUSE_DATA_DIR": str(data_dir),
             "TRACKHOUSE_HOST": "127.0.0.1",
             "TRACKHOUSE_PORT": str(port),
             "TRACKHOUSE_LOG_LEVEL": "WARNING",  # as the other contenders: RQ logs every job at INFO
             "TRACKHOUSE_ADMIN_TOKEN": secrets.token_urlsafe(16),
-            **({"TRACKHOUSE_API_PROCESSES": "1"} if name.endswith(_ONE_API) else {}),
+            **extra,
         }
     )
+
+
+def run_embedded(name: str, cfg: Config, workdir: Path) -> Result:
+    result = Result(name)
+    port = free_port()
+    spec = _spec(name, port)
+    env = up_env(workdir, port, {"TRACKHOUSE_API_PROCESSES": "1"} if name.endswith(_ONE_API) else {})
     settings = _as_child(env)  # where its Redis socket and chDB directory are
     queue = settings.queue_name
     phases: dict[str, LoadResult] = {}

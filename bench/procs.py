@@ -9,7 +9,6 @@ never leaves anything behind. Children also get SIGTERM if the harness itself di
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -20,14 +19,14 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from shared.lifetime import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
 def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: if the harness is SIGKILLed, its children get SIGTERM instead of lingering.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)  # the harness SIGKILLed: its children stop instead of lingering
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:

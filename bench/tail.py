@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.embedded import up_env
 from bench.load import BATCH_CONNECTIONS, BATCH_LUA, TRACK_LUA, LoadSpec, run_wrk
 from bench.meter import role_of, walk
-from bench.procs import PYTHON, ROOT, Processes, clean_env, wait_http_ok
+from bench.procs import PYTHON, ROOT, Processes, wait_http_ok
 from bench.sections import replace_section
 from shared.queue.redis_server import free_port
 
@@ -88,9 +90,7 @@ def _involuntary_switches(pid: int) -> int:
 
 
 def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    spy = shutil.which("py-spy") or (
-        str(Path(PYTHON).with_name("py-spy")) if Path(PYTHON).with_name("py-spy").exists() else None
-    )
+    spy = shutil.which("py-spy", path=f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}")
     if spy is None:
         return None
     argv = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
@@ -132,17 +132,8 @@ def run_one(name: str, spec_of: Any, duration: float, connections: int, workdir:
     port = free_port()
     spec: LoadSpec = spec_of(f"http://127.0.0.1:{port}/api/events")
     probe_out = workdir / "probe.json"
-    env = clean_env(
-        {
-            "TRACKHOUSE_DATA_DIR": str(workdir / "data"),
-            "TRACKHOUSE_HOST": "127.0.0.1",
-            "TRACKHOUSE_PORT": str(port),
-            "TRACKHOUSE_LOG_LEVEL": "WARNING",
-            "TRACKHOUSE_API_PROCESSES": "1",
-            "BENCH_PROBE_OUT": str(probe_out),
-            "PYTHONPATH": f"{ROOT / 'bench' / 'probe'}:{ROOT}",
-        }
-    )
+    probe_env = {"BENCH_PROBE_OUT": str(probe_out), "PYTHONPATH": f"{ROOT / 'bench' / 'probe'}:{ROOT}"}
+    env = up_env(workdir / "data", port, {"TRACKHOUSE_API_PROCESSES": "1", **probe_env})
     with Processes() as procs:
         up = procs.start(name, [PYTHON, "-m", "cli", "up"], env, workdir / "up.log")
         wait_http_ok(f"http://127.0.0.1:{port}/readyz", up, timeout_seconds=120)
