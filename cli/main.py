@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.logs import configure_logging
+from shared.priority import yield_cpu_to_ingestion
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -179,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "store":
         from cli.store import run_store
 
+        yield_cpu_to_ingestion(settings.worker_nice)
         run_store(settings, sole_worker=args.sole_worker)
     elif args.command == "worker":
         from worker.main import run_worker
 
+        yield_cpu_to_ingestion(settings.worker_nice)
         run_worker(settings, burst=args.burst, concurrency=args.concurrency)
     elif args.command == "migrate":
         from shared.store.client import open_client

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     """How long a finished job stays in Redis. 0: deleted at once; the row in ClickHouse is the result."""
     failure_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     """How long a job that exhausted its retries stays in the FailedJobRegistry (rq-dashboard)."""
+    worker_nice: int = Field(default=10, ge=0, le=19)
+    """Nice value of the processes that store events (`trackhouse worker`, `trackhouse up`'s store
+    process): on a shared machine, storing yields the CPU to the API answering clients, and a
+    burst waits in the queue (whose depth backpressure bounds) instead of in request latency.
+    0: equal shares."""
     worker_ttl_seconds: int = Field(default=60, ge=20)
     """Heartbeat TTL of a worker; a dead worker's job is recovered after it lapses."""
     scheduler_interval_seconds: int = Field(default=1, ge=1)
@@ -95,10 +100,12 @@ class Settings(BaseSettings):
     insert_max_rows: int = Field(default=50_000, ge=1)
     """When the queue is deep, a worker merges queued jobs into one insert of up to this many rows
     (ClickHouse prefers few large inserts; chDB: ~8 ms fixed cost per insert)."""
-    insert_linger_ms: int = Field(default=200, ge=0, le=10_000)
+    insert_linger_ms: int = Field(default=1000, ge=0, le=10_000)
     """A worker holds a job this long after it was queued before claiming what queued behind it,
-    so a trickle becomes a few inserts a second instead of one per job. A backlog's jobs are
-    older than this and go at once. Bounds the extra end-to-end lag; 0 turns it off."""
+    so a stream of jobs becomes about one insert a second (ClickHouse's own advice) instead of
+    one per job. Every insert is a part that background merges rewrite: at 200 ms, merging cost
+    the store process more CPU than inserting (BENCHMARKS.md). A backlog's jobs are older than
+    this and go at once. Bounds the extra end-to-end lag; 0 turns it off."""
     api_processes: int = Field(default=1, ge=1, le=64)
     """Processes `trackhouse api` serves the port with (one listening socket; each process has
     its own event loop and group committer). One is CPU-bound at ~6K `/track` events/s."""

@@ -62,14 +62,22 @@ def describe(rows: list[dict[str, Any]]) -> str:
 
 
 def enqueue_rows(queue: Queue, rows: list[dict[str, Any]], settings: Settings) -> Job:
-    """Queue one insert job holding `rows`; returns once Redis has acknowledged it."""
-    return queue.enqueue(
-        INSERT_EVENTS,
-        args=(EVENT_COLUMNS, pack(rows, EVENT_COLUMNS)),
-        retry=retry_policy(settings),
-        job_timeout=settings.job_timeout_seconds,
-        result_ttl=settings.result_ttl_seconds,
-        failure_ttl=settings.failure_ttl_seconds,
-        description=describe(rows),
-        job_id=job_id_for(rows),
-    )
+    """Queue one insert job holding `rows`; returns once Redis has acknowledged it.
+
+    On our own transaction: given none, RQ makes two round trips (the queue's SADD, then the
+    job's HSET and RPUSH); given one, it queues all three on it, and one MULTI/EXEC stores the
+    job and queues it atomically, for half the round trips and Redis calls."""
+    with queue.connection.pipeline() as pipe:
+        job = queue.enqueue_call(
+            INSERT_EVENTS,
+            args=(EVENT_COLUMNS, pack(rows, EVENT_COLUMNS)),
+            retry=retry_policy(settings),
+            timeout=settings.job_timeout_seconds,
+            result_ttl=settings.result_ttl_seconds,
+            failure_ttl=settings.failure_ttl_seconds,
+            description=describe(rows),
+            job_id=job_id_for(rows),
+            pipeline=pipe,
+        )
+        pipe.execute()
+    return job

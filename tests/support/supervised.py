@@ -3,6 +3,7 @@ line), for the tests and the chaos run that kill one of them."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 ROLES = {b"cli\0store": "store", b"cli\0api": "api", b"redis-server": "redis"}
@@ -28,6 +29,21 @@ def children_of(pid: int) -> dict[str, int]:
         if int(ppid) == pid and state != "Z":
             found.update({role: int(entry.name) for mark, role in ROLES.items() if mark in cmdline})
     return found
+
+
+def threads_of(pid: int) -> dict[str, list[int]]:
+    """A process's threads by name (e.g. chDB's "MergeMutate" pool, Python's "python")."""
+    found: dict[str, list[int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # ended meanwhile
+            found.setdefault((task / "comm").read_text().strip(), []).append(int(task.name))
+    return found
+
+
+def nice_of(pid: int, thread: int | None = None) -> int:
+    """The nice value of a process (its main thread) or of one of its threads."""
+    path = f"{pid}/task/{thread}" if thread is not None else str(pid)
+    return int(_stat_fields(path)[16])  # field 19 of stat(5); _stat_fields starts at field 3
 
 
 def descendants(pid: int) -> set[int]:

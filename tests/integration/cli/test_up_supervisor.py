@@ -15,9 +15,10 @@ from redis import Redis
 
 from shared.queue.connect import connect_redis
 from shared.queue.redis_server import URL_FILE
+from shared.settings import Settings
 from tests.support.builders import basic_event
 from tests.support.processes import child_port, dump_event_ids, http, prepare_chdb, trackhouse, wait_for
-from tests.support.supervised import children_of, descendants, gone
+from tests.support.supervised import children_of, descendants, gone, nice_of, threads_of
 
 pytestmark = pytest.mark.integration
 
@@ -92,11 +93,23 @@ def test_a_dead_child_is_restarted_and_nothing_acknowledged_is_lost(short_dir: P
 
 
 @pytest.mark.timeout(200)
-def test_a_killed_supervisor_takes_its_children_with_it(short_dir: Path) -> None:
+def test_the_store_yields_the_cpu_and_a_killed_supervisor_takes_its_children_with_it(
+    short_dir: Path,
+) -> None:
     up, _ = _start(short_dir)
-    assert set(children_of(up.pid)) == {"store", "api", "redis"}
+    children = children_of(up.pid)
+    assert set(children) == {"store", "api", "redis"}
+    # The store process's own threads and chDB's insert and merge pools run at WORKER_NICE
+    # (ClickHouse's MemoryWorker sets its own); the API and Redis keep the default priority.
+    store = children["store"]
+    nices = {name: {nice_of(store, tid) for tid in tids} for name, tids in threads_of(store).items()}
+    worker_nice = Settings().worker_nice
+    assert worker_nice > 0
+    for name in ("python", "ThreadPool", "MergeMutate"):
+        assert nices[name] == {worker_nice}, name
+    assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {0}
     below = descendants(up.pid)
-    assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
+    assert len(below) >= 3  # redis, store, the API (and its worker processes, when it has several)
     up.send_signal(signal.SIGKILL)
     up.wait(timeout=30)
     wait_for(lambda: all(gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
