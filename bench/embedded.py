@@ -30,15 +30,14 @@ from shared.queue.redis_server import free_port
 from shared.settings import Settings
 
 BATCH_SIZE = 100
-_TWO_APIS = "-2api"
-"""A contender named so runs `trackhouse up` with two API processes instead of its default
-(one per core but one: one on 2 cores), the alternative the default was chosen over."""
+_ONE_API = "-1api"
+"""A contender named so runs `trackhouse up` with one API process instead of its default."""
 _START_TIMEOUT_SECONDS = 120  # a cold chDB start and the migrations, on a busy machine
 
 
 def _spec(name: str, port: int) -> LoadSpec:
     base = f"http://127.0.0.1:{port}/api/events"
-    name = name.removesuffix(_TWO_APIS)
+    name = name.removesuffix(_ONE_API)
     if name == "embedded":
         return LoadSpec(f"{base}/track", TRACK_LUA)
     if name == "embedded-batch":
@@ -80,7 +79,7 @@ def run_embedded(name: str, cfg: Config, workdir: Path) -> Result:
     result = Result(name)
     port = free_port()
     spec = _spec(name, port)
-    env = up_env(workdir, port, {"TRACKHOUSE_API_PROCESSES": "2"} if name.endswith(_TWO_APIS) else {})
+    env = up_env(workdir, port, {"TRACKHOUSE_API_PROCESSES": "1"} if name.endswith(_ONE_API) else {})
     settings = _as_child(env)  # where its Redis socket and chDB directory are
     queue = settings.queue_name
     phases: dict[str, LoadResult] = {}

@@ -43,8 +43,8 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "batch-2proc": partial(queued.run_queued, "batch-2proc"),
     "embedded": partial(embedded.run_embedded, "embedded"),
     "embedded-batch": partial(embedded.run_embedded, "embedded-batch"),
-    "embedded-2api": partial(embedded.run_embedded, "embedded-2api"),
-    "embedded-batch-2api": partial(embedded.run_embedded, "embedded-batch-2api"),
+    "embedded-1api": partial(embedded.run_embedded, "embedded-1api"),
+    "embedded-batch-1api": partial(embedded.run_embedded, "embedded-batch-1api"),
 }
 
 ABOUT = """\
@@ -58,9 +58,8 @@ confirms the replica holds the job: the difference is what replicated acknowledg
 **batch** the same as track on `POST /api/events/batch`
 with {batch} events per request; **batch-2proc** the same with `trackhouse api --processes 2`
 (RSS and CPU of the API: the supervisor and its children together); **embedded** what `make run`
-starts, `trackhouse up` (its own redis-server, chDB and the workers under one data dir; one API
-process per core but one) on /track, **embedded-batch** the same on /batch; **embedded-2api** and
-**embedded-batch-2api** the same with two API processes. Every contender gets fresh data dirs and free loopback ports.
+starts, `trackhouse up` (its own redis-server, chDB and the workers under one data dir) on /track,
+**embedded-batch** the same on /batch. Every contender gets fresh data dirs and free loopback ports.
 
 Load: wrk, {threads} threads, {connections} connections ({batch_connections} for /batch), requests sent for {duration:g} s, then
 {grace:g} s in which connections send nothing more so every in-flight request is answered.

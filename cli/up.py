@@ -66,14 +66,12 @@ MAX_DEFAULT_API_PROCESSES = 8
 
 
 def api_processes(settings: Settings) -> int:
-    """TRACKHOUSE_API_PROCESSES if set; else one per core this process may run on but one (at
-    least 1, at most MAX_DEFAULT_API_PROCESSES). Each API process is CPU-bound under load; the
-    core left over is the store process's (inserts, background merges, reads), Redis's and the
-    system's. On 2 cores, two API processes accepted no more `/track` events than one, with a
-    worse p99 and more CPU per event: they took the store's core (BENCHMARKS.md)."""
+    """TRACKHOUSE_API_PROCESSES if set; else one per core this process may run on (at most
+    MAX_DEFAULT_API_PROCESSES): each is CPU-bound under load, and the store process, Redis
+    and the rest mostly wait, so the API gets the whole machine when traffic needs it."""
     if "api_processes" in settings.model_fields_set:
         return settings.api_processes
-    return max(1, min(MAX_DEFAULT_API_PROCESSES, len(os.sched_getaffinity(0)) - 1))
+    return max(1, min(MAX_DEFAULT_API_PROCESSES, len(os.sched_getaffinity(0))))
 
 
 def _fresh_metrics_dir(run_dir: Path) -> None:

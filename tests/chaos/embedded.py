@@ -47,7 +47,7 @@ class EmbeddedStack:
     def __init__(
         self, directory: Path, *, appendfsync: str = "everysec", api_processes: int | None = None
     ) -> None:
-        """`api_processes`: None for `trackhouse up`'s own default (one per core but one)."""
+        """`api_processes`: None for `trackhouse up`'s own default (one per core)."""
         self.directory = directory.resolve()
         self.chdb_url = f"chdb://{self.directory / 'clickhouse'}"
         self.port = child_port()
@@ -296,7 +296,7 @@ def write_markdown(
     apis = (
         f"{api_processes} worker process(es) (`--api-processes`)"
         if api_processes is not None
-        else f"{up_api_processes(Settings())} worker process(es) (`trackhouse up`'s default: one per core but one)"
+        else f"{up_api_processes(Settings())} worker process(es) (`trackhouse up`'s default: one per core)"
     )
     faults = "\n".join(f"{i}. {what}" for i, what in enumerate(report.faults, 1))
     server_errors = (

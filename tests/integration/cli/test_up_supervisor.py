@@ -109,7 +109,7 @@ def test_the_store_yields_the_cpu_and_a_killed_supervisor_takes_its_children_wit
         assert nices[name] == {worker_nice}, name
     assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {0}
     below = descendants(up.pid)
-    assert len(below) >= 3  # redis, store, the API (and its worker processes, when it has several)
+    assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
     up.send_signal(signal.SIGKILL)
     up.wait(timeout=30)
     wait_for(lambda: all(gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
