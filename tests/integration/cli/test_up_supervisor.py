@@ -97,19 +97,21 @@ def test_the_store_yields_the_cpu_and_a_killed_supervisor_takes_its_children_wit
     short_dir: Path,
 ) -> None:
     up, _ = _start(short_dir)
-    children = children_of(up.pid)
-    assert set(children) == {"store", "api", "redis"}
-    # The store process's own threads and chDB's insert and merge pools run at WORKER_NICE
-    # (ClickHouse's MemoryWorker sets its own); the API and Redis keep the default priority.
-    store = children["store"]
-    nices = {name: {nice_of(store, tid) for tid in tids} for name, tids in threads_of(store).items()}
-    worker_nice = Settings().worker_nice
-    assert worker_nice > 0
-    for name in ("python", "ThreadPool", "MergeMutate"):
-        assert nices[name] == {worker_nice}, name
-    assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {0}
-    below = descendants(up.pid)
-    assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
-    up.send_signal(signal.SIGKILL)
-    up.wait(timeout=30)
+    try:
+        children = children_of(up.pid)
+        assert set(children) == {"store", "api", "redis"}
+        # The store process's own threads and chDB's insert and merge pools run at WORKER_NICE
+        # (ClickHouse's MemoryWorker sets its own); the API and Redis keep the default priority.
+        store = children["store"]
+        nices = {name: {nice_of(store, tid) for tid in tids} for name, tids in threads_of(store).items()}
+        worker_nice = Settings().worker_nice
+        assert worker_nice > 0
+        for name in ("python", "ThreadPool", "MergeMutate"):
+            assert nices[name] == {worker_nice}, name
+        assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {0}
+        below = descendants(up.pid)
+        assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
+    finally:  # also on a failed check: a stack left running would skew every later test
+        up.send_signal(signal.SIGKILL)
+        up.wait(timeout=30)
     wait_for(lambda: all(gone(pid) for pid in below), timeout_seconds=30, what="every descendant to die")
