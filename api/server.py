@@ -48,11 +48,22 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+GC_YOUNG_THRESHOLD = 50_000
+"""Net new container objects between two young collections (CPython's default: 700). A
+request's objects die by reference counting when it ends, but at 700 the rows waiting for
+their group commit set the collector off ~10 times per `/batch` request, to find almost
+nothing: py-spy put 8.6 % of the API's GIL samples under `/batch` load in the collector; in
+150,000 `/batch` events through the app in-process, 1,523 collections cost 3.6 µs per event
+with pauses up to 14 ms, and at 50,000 none ran. Real cycles are still collected, later."""
+
+
 def _freeze_heap() -> None:
     # Everything built so far lives as long as the process: keep it out of the cyclic GC's
     # full collections, whose pauses otherwise show up in the request latency tail.
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
