@@ -19,14 +19,10 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from shared.lifetime import die_with_parent
+from shared.lifetime import terminate_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-
-
-def _die_with_parent() -> None:
-    die_with_parent(signal.SIGTERM)  # the harness SIGKILLed: its children stop instead of lingering
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
@@ -58,7 +54,7 @@ class Proc:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=terminate_with_parent,  # the harness SIGKILLed: its children stop
                 start_new_session=True,
             )
 

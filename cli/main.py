@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "dashboard", False):
         settings = settings.model_copy(update={"dashboard": True})
     configure_logging(settings.log_level, settings.log_format)
+    if args.command in ("store", "worker"):  # the processes that store events
+        yield_cpu_to_ingestion(settings.worker_nice)
     if args.command == "up":
         from cli.up import run_embedded
 
@@ -180,12 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "store":
         from cli.store import run_store
 
-        yield_cpu_to_ingestion(settings.worker_nice)
         run_store(settings, sole_worker=args.sole_worker)
     elif args.command == "worker":
         from worker.main import run_worker
 
-        yield_cpu_to_ingestion(settings.worker_nice)
         run_worker(settings, burst=args.burst, concurrency=args.concurrency)
     elif args.command == "migrate":
         from shared.store.client import open_client

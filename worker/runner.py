@@ -281,7 +281,7 @@ def run_worker_process(
 
 
 class WorkerThreads:
-    """`trackhouse up`: N workers as threads of the API process, sharing its chDB engine."""
+    """`trackhouse up`'s store process: N workers as its threads, sharing its chDB engine."""
 
     def __init__(self, redis: Redis, settings: Settings, *, writer_factory: Any = None) -> None:
         self._redis = redis

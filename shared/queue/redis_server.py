@@ -31,7 +31,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.files import private_dir
-from shared.lifetime import die_with_parent
+from shared.lifetime import terminate_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    # If our owner is SIGKILLed, Redis gets SIGTERM and shuts down cleanly (AOF flushed)
-    # instead of lingering and clashing with the next start on the same directory.
-    die_with_parent(signal.SIGTERM)
 
 
 class RedisServer:
@@ -179,7 +173,7 @@ class RedisServer:
         # Own session: a Ctrl-C in the terminal reaches us, not Redis; we stop Redis last,
         # after the workers have acknowledged their jobs.
         self._process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, start_new_session=True
+            args, stdin=subprocess.DEVNULL, preexec_fn=terminate_with_parent, start_new_session=True
         )
         deadline = time.monotonic() + timeout_seconds
         client = Redis.from_url(self.url, socket_connect_timeout=1)

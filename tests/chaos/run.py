@@ -235,26 +235,18 @@ def main() -> None:
     if args.topology == "split" and args.api_processes is None:
         args.api_processes = 1
     with tempfile.TemporaryDirectory(prefix="chaos-", dir="/tmp") as tmp:
+        directory = args.dir or Path(tmp)
+        common = {
+            "events": args.events,
+            "rate": args.rate,
+            "gap": args.gap,
+            "appendfsync": args.appendfsync,
+            "api_processes": args.api_processes,
+        }
         if args.topology == "embedded":
-            report = embedded.run(
-                args.dir or Path(tmp),
-                events=args.events,
-                rate=args.rate,
-                gap=args.gap,
-                appendfsync=args.appendfsync,
-                api_processes=args.api_processes,
-            )
+            report = embedded.run(directory, **common)
         else:
-            report = run(
-                args.dir or Path(tmp),
-                events=args.events,
-                rate=args.rate,
-                outage=args.outage,
-                gap=args.gap,
-                appendfsync=args.appendfsync,
-                api_processes=args.api_processes,
-                redis_outage=args.redis_outage,
-            )
+            report = run(directory, outage=args.outage, redis_outage=args.redis_outage, **common)
     print(report.table())
     if report.lost:
         print("lost, first ids:", report.lost[:10])

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from shared.queue.redis_server import _die_with_parent, find_redis_server, free_port
+from shared.lifetime import terminate_with_parent
+from shared.queue.redis_server import find_redis_server, free_port
 
 MASTER = "trackhouse"
 DOWN_AFTER_MS = 1000
@@ -99,7 +100,7 @@ class ReplicatedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=terminate_with_parent,
             start_new_session=True,
         )
 
