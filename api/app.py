@@ -15,6 +15,7 @@ from redis import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.backpressure import Backpressure
+from api.body_cap import BodyCap
 from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
@@ -22,7 +23,7 @@ from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
 from api.reads import ReadSide
 from api.responses import error
 from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker
-from api.routes.docs import DocsSecurityHeaders
+from api.routes.docs import DocsSecurityHeaders, document_body_models
 from api.state import AppState
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(track.router)
     app.include_router(batch.router)
     app.add_middleware(DocsSecurityHeaders)  # innermost: the ingestion fast path never meets it
+    app.add_middleware(BodyCap, limit_bytes=settings.api_max_body_bytes)  # ingestion caps its own
     app.add_middleware(
         IngestFastPath,
         handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch},
@@ -94,12 +96,13 @@ def create_app(
     app.include_router(export.router)
     app.include_router(tracker.router)
     app.include_router(dashboard.router)
+    document_body_models(app)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
-        field = ".".join(str(part) for part in first["loc"][1:]) or "request"
+        field = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0])
         return error(400, f"{field}: {first['msg']}")
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from shared.event.errors import EventError
 from shared.event.fields import loads_strict
 
 _INFLATE_CHUNK = 64 * 1024
+M = TypeVar("M", bound=BaseModel)
 
 
 class BodyTooLarge(Exception):
@@ -71,6 +74,20 @@ async def read_body(request: Request, limit_bytes: int) -> bytes:
     if encoding in ("gzip", "x-gzip"):
         return _gunzip(await _read_raw(request, limit_bytes), limit_bytes)
     raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported (use gzip or none)")
+
+
+def _validate(model: type[M], raw: bytes) -> M:
+    if not raw.strip():
+        raise EventError("body", "empty; expected a JSON object")
+    return model.model_validate_json(raw)
+
+
+async def read_model(request: Request, model: type[M], limit_bytes: int) -> M:
+    """A JSON body as `model`: read within `limit_bytes` (declared and streamed), then parsed
+    and validated in a worker thread, never on the event loop. Raises BodyTooLarge,
+    UnsupportedEncoding, EventError or pydantic's ValidationError."""
+    raw = await read_body(request, limit_bytes)
+    return await run_in_threadpool(_validate, model, raw)
 
 
 def decode_json(raw: bytes) -> Any:

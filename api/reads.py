@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.body import BodyTooLarge, UnsupportedEncoding, read_model
 from api.query_gate import QueryGate
 from api.read_keys import ReadKeys, ReadScope
 from api.responses import error
 from api.state import app_state
+from shared.event.errors import EventError
 from shared.query.engine import ReadEngine
 from shared.query.errors import QueryBusy, QueryError, StoreUnavailable
 from shared.query.model import ExportBody, QueryBody, Selection, parse_filters
@@ -24,6 +28,7 @@ from shared.query.sql import Limits
 from shared.settings import Settings
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -58,6 +63,22 @@ class ReadSide:
             bots=body.include.bots,
             project=scope.project,
         )
+
+    async def body(self, request: Request, model: type[M]) -> M:
+        """The request's JSON body as `model`. Read routes take no body parameter, so FastAPI
+        reads nothing before their dependencies: the key (and the lockout) is checked first,
+        and only then is the body read, within API_MAX_BODY_BYTES, and parsed off the loop."""
+        try:
+            return await read_model(request, model, self.settings.api_max_body_bytes)
+        except BodyTooLarge as exc:
+            raise HTTPException(413, str(exc)) from None
+        except UnsupportedEncoding as exc:
+            raise HTTPException(415, str(exc)) from None
+        except EventError as exc:
+            raise HTTPException(exc.status, exc.message) from None
+        except ValidationError as exc:  # answered like FastAPI's own body errors
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """`work` in a worker thread (never on the event loop), holding a query slot."""

@@ -43,3 +43,15 @@ def tracked(event_id: str, dropped: str | None = None) -> Response:
 
 def error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status_code, headers=headers)
+
+
+BODY_MODELS: dict[str, type[BaseModel]] = {}
+"""The models of bodies routes read themselves (`json_body_doc`); `document_body_models` adds
+their schemas to the OpenAPI document, as FastAPI does for the bodies it reads."""
+
+
+def json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its JSON body itself (after its auth check)."""
+    BODY_MODELS[model.__name__] = model
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     """Most events one /batch request may carry; more get 413."""
     batch_max_bytes: int = Field(default=5_242_880, ge=1024)
     """Largest /batch request body (bytes, after gzip inflation); larger get 413."""
+    api_max_body_bytes: int = Field(default=262_144, ge=1024)
+    """Largest request body of every other route (a query is a few KB); larger get 413 before
+    it is parsed, and the read routes check the key before reading a byte of it."""
 
     # --- group commit (API → Redis) ---
     job_max_events: int = Field(default=2000, ge=1)

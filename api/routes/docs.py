@@ -10,8 +10,13 @@ makes no request elsewhere (the logo is refused before any connection; its alt t
 
 from __future__ import annotations
 
+from typing import Any
+
+from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.responses import BODY_MODELS
 
 DOCS_PATHS = frozenset({"/docs", "/redoc"})
 # Both pages hold an inline bootstrap script (FastAPI's HTML); ReDoc runs a worker from a blob.
@@ -39,3 +44,23 @@ class DocsSecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_csp)
+
+
+def document_body_models(app: FastAPI) -> None:
+    """Adds the schemas of the bodies routes read themselves (`api.responses.json_body_doc`)
+    to the app's OpenAPI document, nested models included, once, when it is first built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in BODY_MODELS.items():
+            document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for nested, sub in document.pop("$defs", {}).items():
+                components.setdefault(nested, sub)
+            components[name] = document
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

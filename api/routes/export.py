@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Generator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from api.read_keys import ReadScope
 from api.reads import ReadSide, failure, read_scope, read_side
+from api.responses import json_body_doc
 from api.routes.query import ERRORS
 from shared.query import sql
 from shared.query.errors import QueryError, StoreUnavailable
@@ -52,13 +53,15 @@ def _open(reads: ReadSide, body: ExportBody, scope: ReadScope) -> tuple[Generato
         **ERRORS,
     },
     response_class=StreamingResponse,
+    openapi_extra=json_body_doc(ExportBody),
     summary="Export the stored events as CSV, NDJSON or Parquet (admin token or read key)",
 )
 async def export(
-    body: ExportBody,
+    request: Request,
     scope: Annotated[ReadScope, Depends(read_scope)],
     reads: Annotated[ReadSide, Depends(read_side)],
 ) -> Response:
+    body = await reads.body(request, ExportBody)
     try:
         await reads.gate.acquire()
     except QueryError as exc:

@@ -19,8 +19,12 @@ FilterValue = StrictStr | StrictBool | StrictInt | StrictFloat
 DateRange = StrictStr | tuple[StrictStr, StrictStr]
 ExportFormat = Literal["csv", "ndjson", "parquet"]
 
+MAX_FILTERS = 20
 MAX_FILTER_VALUES = 100
 MAX_VALUE_CHARS = 1000
+MAX_FILTER_CHARS = 64_000
+"""Characters of all filter values together: a query's filters stay a few dozen KB whatever
+the three caps above multiply to."""
 
 
 class Include(BaseModel):
@@ -38,7 +42,7 @@ class ExportInclude(BaseModel):
 
 class _Selection(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    filters: list[tuple[Operator, StrictStr, list[FilterValue]]] = Field(default=[], max_length=50)
+    filters: list[tuple[Operator, StrictStr, list[FilterValue]]] = Field(default=[], max_length=MAX_FILTERS)
     """`[operator, dimension, [values…]]`, all must hold; is/is_not: equal to any value;
     contains/contains_not: any value as a case-insensitive substring; matches: any re2 pattern."""
     date_range: DateRange = "30d"
@@ -133,6 +137,8 @@ def _text(value: FilterValue) -> str:
 
 def parse_filters(raw: list[tuple[Operator, str, list[FilterValue]]]) -> tuple[Filter, ...]:
     filters = []
+    if sum(len(_text(v)) for _, _, values in raw for v in values) > MAX_FILTER_CHARS:
+        raise QueryError("filters", f"at most {MAX_FILTER_CHARS} characters of values in all")
     for i, (operator, name, values) in enumerate(raw):
         field = f"filters.{i}"
         dimension = parse_dimension(name, field, time_allowed=False)
