@@ -23,8 +23,10 @@ router = APIRouter()
 
 # format: (ClickHouse format, media type, header line). CSV's header is written here: chDB
 # streams only formats without a global header (CSVWithNames would be built whole).
+_CSV_HEADER = (",".join(sql.EXPORT_COLUMNS) + "\n").encode()
 _FORMATS: dict[str, tuple[str, str, bytes]] = {
-    "csv": ("CSV", "text/csv; charset=utf-8", (",".join(sql.EXPORT_COLUMNS) + "\n").encode()),
+    "csv": ("CSV", "text/csv; charset=utf-8", _CSV_HEADER),
+    "csv_raw": ("CSV", "text/csv; charset=utf-8", _CSV_HEADER),
     "ndjson": ("JSONEachRow", "application/x-ndjson", b""),
     "parquet": ("Parquet", "application/vnd.apache.parquet", b""),
 }
@@ -34,7 +36,8 @@ def _open(reads: ReadSide, body: ExportBody, scope: ReadScope) -> tuple[Generato
     """The stream and its first chunk: a query that fails, fails here, before the 200."""
     database = reads.settings.clickhouse_database
     selection = reads.select(body, scope)
-    statement = sql.export(selection, database, reads.limits, reads.settings.export_timeout_seconds)
+    timeout = reads.settings.export_timeout_seconds
+    statement = sql.export(selection, database, reads.limits, timeout, for_spreadsheets=body.format == "csv")
     stream = reads.engine.stream(statement, _FORMATS[body.format][0])
     try:
         return stream, next(stream, b"")
@@ -92,6 +95,6 @@ async def export(
             finally:
                 reads.gate.release()
 
-    filename = f"trackhouse-events.{'csv' if body.format == 'csv' else body.format}"
+    filename = f"trackhouse-events.{'csv' if body.format.startswith('csv') else body.format}"
     headers: dict[str, Any] = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)

@@ -17,7 +17,7 @@ from shared.query.ranges import Range
 Operator = Literal["is", "is_not", "contains", "contains_not", "matches"]
 FilterValue = StrictStr | StrictBool | StrictInt | StrictFloat
 DateRange = StrictStr | tuple[StrictStr, StrictStr]
-ExportFormat = Literal["csv", "ndjson", "parquet"]
+ExportFormat = Literal["csv", "csv_raw", "ndjson", "parquet"]
 
 MAX_FILTERS = 20
 MAX_FILTER_VALUES = 100
@@ -67,6 +67,8 @@ class QueryBody(_Selection):
 
 class ExportBody(_Selection):
     format: ExportFormat = "csv"
+    """csv: text cells a spreadsheet would run as a formula (opening with = + - @, tab or CR)
+    start with `'`; csv_raw: every cell as stored; ndjson and parquet: as stored."""
     include: ExportInclude = ExportInclude()
 
 

@@ -14,9 +14,18 @@ from shared.query.dimensions import TAGS_SQL, Dimension
 from shared.query.metrics import metric_sql
 from shared.query.model import Filter, Query, Selection
 from shared.query.ranges import utc_param
-from shared.store.schema import EVENT_COLUMNS
+from shared.store.schema import EVENT_COLUMNS, TIME_COLUMNS
 
 EXPORT_COLUMNS: Final = (*EVENT_COLUMNS, "inserted_at")
+# Columns that are not text (numbers, flags, times, the tags array, whose cell opens with `[`):
+# every other export column is a String a client chose.
+_NOT_TEXT: Final = frozenset(
+    {*TIME_COLUMNS, "inserted_at", "time_spent_sec", "is_bounce", "is_qr_scan", "conversion_value"}
+    | {"is_bot", "event_time_clamped", "link_tags"}
+)
+TEXT_EXPORT_COLUMNS: Final = tuple(c for c in EXPORT_COLUMNS if c not in _NOT_TEXT)
+# A spreadsheet runs a cell that opens with one of these as a formula (OWASP, CSV injection).
+_FORMULA_STARTS: Final = "'=', '+', '-', '@', '\\t', '\\r'"
 # The table's sort key: an export in this order streams without a sort.
 _TABLE_ORDER: Final = "team_id, project_id, link_id, toDate(event_time), event_id"
 
@@ -143,9 +152,22 @@ def first_event(selection: Selection, database: str, limits: Limits) -> Statemen
     return Statement(sql + limits.clause(), params)
 
 
-def export(selection: Selection, database: str, limits: Limits, timeout_seconds: float) -> Statement:
+def _neutralised(column: str) -> str:
+    """The text cell with a `'` in front when a spreadsheet would take it for a formula. No
+    alias: WHERE and ORDER BY must still see the stored column (CSV carries no names)."""
+    if column not in TEXT_EXPORT_COLUMNS:
+        return column
+    return f"if(substring({column}, 1, 1) IN ({_FORMULA_STARTS}), concat('\\'', {column}), {column})"
+
+
+def export(
+    selection: Selection, database: str, limits: Limits, timeout_seconds: float, *, for_spreadsheets: bool = False
+) -> Statement:
+    """Every column of the selected events; `for_spreadsheets`: text cells that would run as a
+    formula get a leading `'` (the CSV export's default)."""
     params: dict[str, Any] = {}
-    sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL" + where(selection, params)
+    columns = [_neutralised(c) for c in EXPORT_COLUMNS] if for_spreadsheets else EXPORT_COLUMNS
+    sql = f"SELECT {', '.join(columns)} FROM {database}.events FINAL" + where(selection, params)
     return Statement(
         sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params, EXPORT_COLUMNS
     )
