@@ -2,7 +2,8 @@
 
 A long random token already makes guessing hopeless; this keeps a weak one from being
 tried at request speed, and the logs quiet. In process memory (each API process counts its
-own), bounded: the least recently seen clients are forgotten first.
+own), bounded: the least recently seen clients are forgotten first. A client is an address,
+IPv6 by /64 as the ingestion limiter counts it: one subscriber's block is one guesser.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+
+from api.rate_limit import ip_bucket
 
 MAX_FAILURES = 10
 """Failed attempts a client may make per window before it is refused."""
@@ -27,6 +30,7 @@ class Lockout:
 
     def retry_after(self, client: str) -> int | None:
         """Whole seconds until `client` may try again, or None when it may try now."""
+        client = ip_bucket(client)
         with self._lock:
             entry = self._failures.get(client)
             if entry is None:
@@ -38,6 +42,7 @@ class Lockout:
             return max(1, int(left + 0.999)) if entry[1] >= MAX_FAILURES else None
 
     def failed(self, client: str) -> None:
+        client = ip_bucket(client)
         with self._lock:
             now = self._now()
             start, count = self._failures.pop(client, (now, 0))
