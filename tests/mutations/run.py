@@ -153,6 +153,37 @@ MUTATIONS = (
         ),
     ),
     Mutation(
+        "visitors-approximate",
+        "visitors is an exact distinct count (uniq's sampling is opt-in: approximate)",
+        "shared/query/metrics.py",
+        'f"uniqExactIf(visitor_id, {_COUNTED})",',
+        'f"uniqIf(visitor_id, {_COUNTED})",',
+        (
+            "tests/unit/shared/query/test_metric_definitions.py",
+            "tests/integration/shared/query/test_exact_metrics.py::test_visitors_is_exact_over_200000_distinct_visitors",
+        ),
+    ),
+    Mutation(
+        "conversions-count-engagement",
+        "an engagement event carrying a conversion_type is no conversion",
+        "shared/query/metrics.py",
+        'f"countIf({_CONVERSION})",',
+        "\"countIf(event_type = 'conversion' OR conversion_type != '')\",",
+        (
+            "tests/integration/shared/query/test_exact_metrics.py::test_conversions_leave_out_engagement_events_with_a_conversion_type",
+        ),
+    ),
+    Mutation(
+        "conversion-rate-engagement-visitors",
+        "conversion_rate divides by the visitors of counted events (not those seen only in engagement)",
+        "shared/query/metrics.py",
+        'f"uniqExactIf(visitor_id, {_COUNTED})")',
+        '"uniqExact(visitor_id)")',
+        (
+            "tests/integration/shared/query/test_exact_metrics.py::test_conversion_rate_divides_by_visitors_of_counted_events_only",
+        ),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
