@@ -4,6 +4,10 @@ An admin lookup, not a hot path: it reads the jobs themselves (there is no per-e
 which would cost Redis memory and a write for every event). Failed jobs are looked at first
 (there are few), then the jobs waiting their turn (queued, retrying, running, or claimed by
 a running job's merge), up to `max_jobs` of them.
+
+Every job is read defensively: whoever can write to Redis (or an older version of the code)
+may have left a job of another shape, undecodable data or a dangling id. Such a job holds no
+event; it never turns a lookup into an error.
 """
 
 from __future__ import annotations
@@ -34,14 +38,47 @@ class Location:
 
 
 def _holds(job: Job, event_id: str) -> bool:
-    columns, entries = job.args
-    return event_id in unpack(entries[list(columns).index("event_id")])
+    try:
+        columns, entries = job.args
+        return event_id in unpack(entries[list(columns).index("event_id")])
+    except Exception:  # any other shape (see above): it holds nothing
+        return False
 
 
 def _fetch(redis: Redis, job_ids: list[str]) -> Iterable[Job]:
-    for job in Job.fetch_many(job_ids, connection=redis, serializer=OrjsonSerializer):
+    try:
+        jobs = Job.fetch_many(job_ids, connection=redis, serializer=OrjsonSerializer)
+    except Exception:  # one undecodable job spoils the batch: read them one by one
+        jobs = [_fetch_one(redis, job_id) for job_id in job_ids]
+    for job in jobs:
         if job is not None:
             yield job
+
+
+def _fetch_one(redis: Redis, job_id: str) -> Job | None:
+    try:
+        job = Job.fetch(job_id, connection=redis, serializer=OrjsonSerializer)
+        job.args  # noqa: B018 - decoded lazily: decode it here, where a failure is caught
+        return job
+    except Exception:
+        return None
+
+
+def _merged(job: Job) -> list[str]:
+    merged = job.meta.get("merged", []) if isinstance(job.meta, dict) else []
+    return [str(i) for i in merged] if isinstance(merged, list) else []
+
+
+def _failure(job: Job) -> str | None:
+    try:
+        result = job.latest_result()
+    except Exception:
+        return None
+    return _last_line(result.exc_string if result else None)
+
+
+def _retries_left(job: Job) -> int | None:
+    return job.retries_left if isinstance(job.retries_left, int) else None
 
 
 def _last_line(text: str | None) -> str | None:
@@ -53,10 +90,9 @@ def locate(redis: Redis, settings: Settings, event_id: str, *, max_jobs: int = 1
     queue = events_queue(redis, settings)
     failed = FailedJobRegistry(queue=queue)
     for job in _fetch(redis, failed.get_job_ids()[:max_jobs]):
-        merged = [str(i) for i in job.meta.get("merged", [])]  # these wait with the failed job
+        merged = _merged(job)  # these wait with the failed job
         if _holds(job, event_id) or any(_holds(other, event_id) for other in _fetch(redis, merged)):
-            result = job.latest_result()
-            return Location("failed", job.id, error=_last_line(result.exc_string if result else None))
+            return Location("failed", job.id, error=_failure(job))
 
     waiting = [
         *queue.get_job_ids(0, max_jobs),
@@ -65,10 +101,10 @@ def locate(redis: Redis, settings: Settings, event_id: str, *, max_jobs: int = 1
     ][:max_jobs]
     for job in _fetch(redis, waiting):
         if _holds(job, event_id):
-            return Location("queued", job.id, retries_left=job.retries_left)
+            return Location("queued", job.id, retries_left=_retries_left(job))
         claim = redis.get(_CLAIMS + job.id)  # jobs a running job has merged into its insert
         claimed = (claim.decode() if isinstance(claim, bytes) else str(claim or "")).split(",")
         for other in _fetch(redis, [i for i in claimed if i]):
             if _holds(other, event_id):
-                return Location("queued", job.id, retries_left=job.retries_left)
+                return Location("queued", job.id, retries_left=_retries_left(job))
     return None
