@@ -184,6 +184,31 @@ MUTATIONS = (
         ),
     ),
     Mutation(
+        "zero-fill-paged-first",
+        "a page of a zero-filled time series is those buckets (filled, then paged)",
+        "shared/query/run.py",
+        "paginate=not fill",
+        "paginate=True",
+        ("tests/integration/api/test_query_pages.py::test_a_page_of_a_zero_filled_series_is_those_days",),
+    ),
+    Mutation(
+        "all-range-any-project",
+        'a read key\'s date_range "all" starts at its own project\'s first event',
+        "shared/query/run.py",
+        "tz, (), bots, project)",
+        "tz, (), bots, None)",
+        ("tests/integration/api/test_query_all_range.py",),
+    ),
+    Mutation(
+        "totals-from-the-page",
+        "totals cover the whole selection, not the returned rows",
+        "shared/query/run.py",
+        "(row,) = engine.rows(sql.aggregate(query, database, limits, dimensions=False))\n"
+        "            values = _metrics(query.metrics, row[: len(query.metrics)])",
+        'values = [sum(r["metrics"][i] or 0 for r in results) for i in range(len(query.metrics))]',
+        ("tests/integration/api/test_query_pages.py::test_totals_cover_the_whole_selection_not_the_page",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
