@@ -209,6 +209,22 @@ MUTATIONS = (
         ("tests/integration/api/test_query_pages.py::test_totals_cover_the_whole_selection_not_the_page",),
     ),
     Mutation(
+        "midnight-without-utc",
+        "a local day starts at its first instant where clocks jump at midnight (01:00, not a 00:00 that never was)",
+        "shared/query/ranges.py",
+        "return local.astimezone(UTC).astimezone(tz)",
+        "return local",
+        ("tests/unit/shared/query/test_local_midnight.py",),
+    ),
+    Mutation(
+        "admin-token-prefix",
+        "only the whole admin token reads every project (a prefix of it is a 401)",
+        "api/read_keys.py",
+        "hmac.compare_digest(presented, self._admin)",
+        "self._admin.startswith(presented)",
+        ("tests/unit/api/test_read_keys.py",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
