@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.json_items import TooManyItems, dense, walk_batch
 from shared.event.errors import EventError
 from shared.event.fields import loads_strict
 
@@ -130,6 +131,23 @@ def _decode_line(line: bytes) -> Any:
         return EventError(exc.field, exc.problem)
 
 
+def _json_items(raw: bytes, max_events: int) -> list[Any] | None:
+    """A JSON body's events: parsed whole (orjson, in C) unless it is dense enough to hold
+    more values than `max_events` events would, which is walked item by item and counted as
+    it goes (api.json_items)."""
+    if dense(raw, max_events):
+        if not raw.strip():
+            raise EventError("body", "empty; expected a JSON object")
+        try:
+            return walk_batch(raw, max_events)
+        except TooManyItems:
+            raise BodyTooLarge(f"events: at most {max_events} per batch") from None
+    body = decode_json(raw)
+    if isinstance(body, dict) and isinstance(body.get("events"), list):
+        return body["events"]  # type: ignore[no-any-return]
+    return body if isinstance(body, list) else None
+
+
 def split_batch(raw: bytes, content_type: str, max_events: int) -> list[Any]:
     """The events of a /batch body: a JSON array, `{"events": [...]}`, or NDJSON.
     A bad NDJSON line becomes an EventError in its place (the others still count)."""
@@ -137,15 +155,10 @@ def split_batch(raw: bytes, content_type: str, max_events: int) -> list[Any]:
     if media in _NDJSON_MEDIA:
         items: list[Any] = [_decode_line(line) for line in _ndjson_lines(raw, max_events)]
     else:
-        # One parse of at most BATCH_MAX_BYTES (orjson, no per-item Python work) before the
-        # count: bounded, see SECURITY.md "Body and gzip caps".
-        body = decode_json(raw)
-        if isinstance(body, dict) and isinstance(body.get("events"), list):
-            items = body["events"]
-        elif isinstance(body, list):
-            items = body
-        else:
+        found = _json_items(raw, max_events)
+        if found is None:
             raise EventError("body", 'expected a JSON array of events, {"events": [...]}, or NDJSON')
+        items = found
         if len(items) > max_events:
             raise BodyTooLarge(f"events: at most {max_events} per batch, got {len(items)}")
     if not items:
