@@ -225,6 +225,14 @@ MUTATIONS = (
         ("tests/unit/api/test_read_keys.py",),
     ),
     Mutation(
+        "export-first-block-only",
+        "an export streams every selected event, past the engine's first 64 KiB block",
+        "shared/query/engine.py",
+        "while chunk := source.read(1 << 16):",
+        "if chunk := source.read(1 << 16):",
+        ("tests/integration/api/test_export_complete.py",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
