@@ -233,6 +233,14 @@ MUTATIONS = (
         ("tests/integration/api/test_export_complete.py",),
     ),
     Mutation(
+        "read-last-received-copy",
+        "GET /api/events/{id} answers with the first-received copy when copies did not collapse",
+        "api/event_reader.py",
+        '"ORDER BY team_id, project_id, received_at, inserted_at "',
+        '"ORDER BY team_id, project_id, received_at DESC, inserted_at DESC "',
+        ("tests/integration/api/test_read_event_first_copy.py",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
