@@ -241,6 +241,14 @@ MUTATIONS = (
         ("tests/integration/api/test_read_event_first_copy.py",),
     ),
     Mutation(
+        "stranded-requeued-at-tail",
+        "a job a dead worker took off the queue goes back to its head, not behind the backlog",
+        "worker/recovery.py",
+        "redis.call('LPUSH', KEYS[2], ARGV[1])",
+        "redis.call('RPUSH', KEYS[2], ARGV[1])",
+        ("tests/integration/worker/test_recovery_order.py",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
