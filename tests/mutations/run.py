@@ -249,6 +249,14 @@ MUTATIONS = (
         ("tests/integration/worker/test_recovery_order.py",),
     ),
     Mutation(
+        "live-card-sessions",
+        "the dashboard's live card counts visitors in the last 5 minutes, not sessions",
+        "api/static/dashboard.js",
+        'metrics: ["visitors"], date_range: "5m"',
+        'metrics: ["sessions"], date_range: "5m"',
+        ("tests/browser/test_dashboard_live.py",),
+    ),
+    Mutation(
         "chaos-random-insert-token",
         "every acknowledged event stored once under faults (the short chaos run)",
         "worker/writer.py",
