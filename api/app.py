@@ -29,6 +29,7 @@ from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
 from shared.event.visitors import DailySalt
 from shared.query.engine import ClientEngine, ReadEngine
+from shared.query.slots import read_slots
 from shared.queue.jobs import events_queue
 from shared.settings import Settings
 
@@ -90,7 +91,7 @@ def create_app(
     app.include_router(metrics.router)
     app.state.reads = ReadSide.build(
         settings,
-        read_engine or ClientEngine(open_store, settings.query_concurrency),
+        read_engine or ClientEngine(open_store, read_slots(settings)),
     )
     app.include_router(query.router)
     app.include_router(export.router)

@@ -3,6 +3,7 @@ gate, the keys, the caps. Stored on the app beside AppState."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -19,8 +20,8 @@ from api.read_keys import ReadKeys, ReadScope
 from api.responses import error
 from api.state import app_state
 from shared.event.errors import EventError
-from shared.query.engine import ReadEngine
-from shared.query.errors import QueryBusy, QueryError, StoreUnavailable
+from shared.query.engine import ReadEngine, TenantEngine
+from shared.query.errors import QueryBusy, QueryError, QueryTimeout, StoreUnavailable
 from shared.query.model import ExportBody, QueryBody, Selection, parse_filters
 from shared.query.ranges import parse_timezone
 from shared.query.run import resolve_selection
@@ -36,6 +37,8 @@ class ReadSide:
     settings: Settings
     engine: ReadEngine
     gate: QueryGate
+    export_gate: QueryGate
+    """Exports wait here, apart from queries: a slow export never holds a query's slot."""
     keys: ReadKeys
     limits: Limits
 
@@ -47,14 +50,22 @@ class ReadSide:
             settings.query_max_bytes_to_read,
             settings.query_max_threads,
             settings.query_thread_nice,
+            max_memory_bytes=settings.query_max_memory_bytes,
+            max_answer_bytes=settings.query_max_answer_bytes,
         )
         gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
-        return cls(settings, engine, gate, ReadKeys(settings.read_keys, settings.admin_token), limits)
+        export_gate = QueryGate(settings.export_concurrency, settings.query_wait_seconds)
+        keys = ReadKeys(settings.read_keys, settings.admin_token)
+        return cls(settings, engine, gate, export_gate, keys, limits)
+
+    def engine_for(self, scope: ReadScope) -> ReadEngine:
+        """The engine as this caller reads through it (its project's share of the slots)."""
+        return TenantEngine(self.engine, scope.project)
 
     def select(self, body: QueryBody | ExportBody, scope: ReadScope) -> Selection:
         """The rows a request reads: its range, timezone, filters and bots, within its scope."""
         return resolve_selection(
-            self.engine,
+            self.engine_for(scope),
             self.settings.clickhouse_database,
             self.limits,
             spec=body.date_range,
@@ -81,12 +92,16 @@ class ReadSide:
             raise RequestValidationError(errors) from None
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """`work` in a worker thread (never on the event loop), holding a query slot."""
+        """`work` in a worker thread (never on the event loop), holding a query slot. Past the
+        query timeout (and a little for the round trips), the caller gets its 408 whatever the
+        store is doing; the slot is freed when the work ends, as the store's is."""
         await self.gate.acquire()
+        running = asyncio.ensure_future(run_in_threadpool(work, *args))
+        running.add_done_callback(lambda _: self.gate.release())
         try:
-            return await run_in_threadpool(work, *args)
-        finally:
-            self.gate.release()
+            return await asyncio.wait_for(asyncio.shield(running), self.settings.query_timeout_seconds + 2)
+        except TimeoutError:
+            raise QueryTimeout("query", "took longer than QUERY_TIMEOUT_SECONDS: narrow the range or filters") from None
 
 
 def read_side(request: Request) -> ReadSide:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -31,6 +32,9 @@ class AppState:
     backpressure: Backpressure | None = None
     admin_lockout: Lockout = field(default_factory=Lockout)
     """Failed admin-token attempts per client (api.auth)."""
+    readiness: tuple[float, dict[str, str]] | None = None
+    """The last /readyz check (monotonic time, checks), answered again for a second."""
+    readiness_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def app_state(request: Request) -> AppState:

@@ -13,6 +13,7 @@ import signal
 import uvicorn
 
 from shared.query.engine import ClientEngine
+from shared.query.slots import read_slots
 from shared.query.socket_server import prepare_socket, read_app
 from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
@@ -37,10 +38,10 @@ def run_store(settings: Settings, *, sole_worker: bool) -> None:
     migrate(store, settings.clickhouse_database, settings.clickhouse_cluster)
     redis = connect(settings, patient=True)
     reclaim_at_startup(redis, settings, sole_worker=sole_worker)
-    engine = ClientEngine(lambda: open_client(settings.store_url), settings.query_concurrency)
-    config = uvicorn.Config(
-        read_app(engine), uds=str(path), log_level=settings.log_level.lower(), access_log=False
-    )
+    engine = ClientEngine(lambda: open_client(settings.store_url), read_slots(settings))
+    # A stream no API process reads is cut off too (the API's own cut-off closes it sooner).
+    served = read_app(engine, stream_seconds=settings.export_timeout_seconds + 30, idle_seconds=settings.export_idle_timeout_seconds + 30)
+    config = uvicorn.Config(served, uds=str(path), log_level=settings.log_level.lower(), access_log=False)
     workers = WorkerThreads(redis, settings)
     try:
         workers.start()

@@ -157,11 +157,20 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     """Longest one /api/query may run in the store (408 after)."""
     export_timeout_seconds: float = Field(default=600, gt=0, le=86_400)
-    """Longest one /api/export may run (a large export streams for a while)."""
+    """Longest one /api/export may run, from its request to its last byte, however fast the
+    client reads (a large export streams for a while); then the stream is cut off."""
     query_concurrency: int = Field(default=2, ge=1, le=64)
     """Reads running at once per process; more wait up to QUERY_WAIT_SECONDS, then get 429."""
     query_wait_seconds: float = Field(default=2, ge=0, le=60)
-    """How long a read waits for a free slot before 429 + Retry-After."""
+    """How long a read waits for a free slot (in the API process, then in the store) before
+    429 + Retry-After."""
+    export_concurrency: int = Field(default=1, ge=1, le=64)
+    """Exports streaming at once, in a pool of their own: a slow export never holds a query's slot."""
+    read_tenant_concurrency: int = Field(default=1, ge=1, le=64)
+    """Queries (and, apart, exports) one read key's project may run at once in the store, across
+    every API process: one key holder cannot take every slot. The admin token has no such cap."""
+    export_idle_timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    """An export whose client reads nothing for this long is cut off and its slot freed."""
     query_max_threads: int = Field(default=0, ge=0, le=256)
     """Engine threads one read may use (0: the engine's default, every core). Capping it at 1
     made reads ~1.7x slower at 10 M events without sparing ingestion more than the nice value
@@ -175,6 +184,13 @@ class Settings(BaseSettings):
     """Most stored rows one read may scan (0: no cap); over it, 400."""
     query_max_bytes_to_read: int = Field(default=100 * 2**30, ge=0)
     """Most bytes one read may scan (0: no cap); over it, 400."""
+    query_max_memory_bytes: int = Field(default=2**30, ge=0)
+    """Most memory one read may take in the store (ClickHouse max_memory_usage; 0: no cap); over
+    it, 400, and the store (which also runs the inserts) carries on. The store runs at most
+    QUERY_CONCURRENCY reads at once, so reads hold at most that many times this (SECURITY.md)."""
+    query_max_answer_bytes: int = Field(default=8 * 2**20, ge=0)
+    """Largest /api/query answer, as JSON (0: no cap); over it, 413. 10,000 rows of six
+    ordinary dimensions and every metric fit; dimension values are cut to 1,024 characters."""
 
     @field_validator("read_keys")
     @classmethod

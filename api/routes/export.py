@@ -4,6 +4,7 @@ the store; a slow reader holds one query slot, never the event loop nor the inge
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Generator
 from typing import Annotated, Any
 
@@ -16,7 +17,8 @@ from api.reads import ReadSide, failure, read_scope, read_side
 from api.responses import json_body_doc
 from api.routes.query import ERRORS
 from shared.query import sql
-from shared.query.errors import QueryError, StoreUnavailable
+from shared.query.bounded_stream import BoundedStreamingResponse
+from shared.query.errors import QueryError, QueryTimeout, StoreUnavailable
 from shared.query.model import ExportBody
 
 router = APIRouter()
@@ -38,12 +40,20 @@ def _open(reads: ReadSide, body: ExportBody, scope: ReadScope) -> tuple[Generato
     selection = reads.select(body, scope)
     timeout = reads.settings.export_timeout_seconds
     statement = sql.export(selection, database, reads.limits, timeout, for_spreadsheets=body.format == "csv")
-    stream = reads.engine.stream(statement, _FORMATS[body.format][0])
+    stream = reads.engine_for(scope).stream(statement, _FORMATS[body.format][0])
     try:
         return stream, next(stream, b"")
     except BaseException:
         stream.close()
         raise
+
+
+def _abandon(opened: asyncio.Future[tuple[Generator[bytes, None, None], bytes]], reads: ReadSide) -> None:
+    try:
+        if not opened.cancelled() and opened.exception() is None:
+            opened.result()[0].close()
+    finally:
+        reads.export_gate.release()
 
 
 @router.post(
@@ -65,17 +75,25 @@ async def export(
     reads: Annotated[ReadSide, Depends(read_side)],
 ) -> Response:
     body = await reads.body(request, ExportBody)
+    deadline = asyncio.get_running_loop().time() + reads.settings.export_timeout_seconds
     try:
-        await reads.gate.acquire()
+        await reads.export_gate.acquire()
     except QueryError as exc:
         return failure(exc)
+    opening = asyncio.ensure_future(run_in_threadpool(_open, reads, body, scope))
     try:
-        stream, first = await run_in_threadpool(_open, reads, body, scope)
+        async with asyncio.timeout_at(deadline):
+            stream, first = await asyncio.shield(opening)
+    except TimeoutError:
+        # The thread still runs the store query: its stream is closed, and the slot freed,
+        # when it returns.
+        opening.add_done_callback(lambda done: _abandon(done, reads))
+        return failure(QueryTimeout("query", "took longer than EXPORT_TIMEOUT_SECONDS: narrow the range"))
     except (QueryError, StoreUnavailable) as exc:
-        reads.gate.release()
+        reads.export_gate.release()
         return failure(exc)
     except BaseException:
-        reads.gate.release()
+        reads.export_gate.release()
         raise
     _, media_type, header = _FORMATS[body.format]
 
@@ -93,8 +111,9 @@ async def export(
             try:
                 stream.close()
             finally:
-                reads.gate.release()
+                reads.export_gate.release()
 
     filename = f"trackhouse-events.{'csv' if body.format.startswith('csv') else body.format}"
     headers: dict[str, Any] = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    response = BoundedStreamingResponse(chunks(), media_type=media_type, headers=headers)
+    return response.bound(deadline=deadline, idle_seconds=reads.settings.export_idle_timeout_seconds)

@@ -33,7 +33,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def _answer(reads: ReadSide, body: QueryBody, scope: ReadScope) -> dict[str, Any]:
     database = reads.settings.clickhouse_database
     selection = reads.select(body, scope)
-    return answer(reads.engine, body, selection, database, reads.limits, reads.settings.query_max_rows)
+    engine = reads.engine_for(scope)
+    return answer(engine, body, selection, database, reads.limits, reads.settings.query_max_rows)
 
 
 @router.post(

@@ -3,23 +3,28 @@ clickhouse-connect clients in this process (chDB in the embedded topology, where
 lives; a ClickHouse server otherwise); moving the engine elsewhere means another ReadEngine.
 
 Calls block: callers run them off the event loop. Each call holds one client of a small pool
-for its duration (a chDB client serialises its calls, and a stream holds it until closed).
+for its duration (a chDB client serialises its calls, and a stream holds it until closed),
+and one slot of its kind (shared.query.slots: queries and exports apart, per tenant, a
+bounded wait). `ping` takes neither: a readiness probe never queues behind reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import queue
 import re
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
 
 from clickhouse_connect.driver.client import Client
 
 from shared.query.errors import QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
 from shared.query.parquet import parquet_chunks
+from shared.query.slots import Kind, ReadSlots
 from shared.query.sql import Statement
 
 _CODE = re.compile(r"Code: (\d+)")
@@ -44,6 +49,28 @@ class ReadEngine(Protocol):
         iterator (or exhaust it) to release the engine."""
         ...
 
+    def ping(self) -> bool:
+        """Whether the store answers, without taking a read slot."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TenantEngine:
+    """An engine as one tenant reads through it: every statement carries the tenant, which the
+    engine's slots cap (shared.query.slots)."""
+
+    engine: ReadEngine
+    tenant: str | None
+
+    def rows(self, statement: Statement) -> Sequence[Sequence[Any]]:
+        return self.engine.rows(dataclasses.replace(statement, tenant=self.tenant))
+
+    def stream(self, statement: Statement, fmt: str) -> Generator[bytes, None, None]:
+        return self.engine.stream(dataclasses.replace(statement, tenant=self.tenant), fmt)
+
+    def ping(self) -> bool:
+        return self.engine.ping()
+
 
 def translate(exc: Exception) -> Exception:
     """A store error as the client error it stands for, or StoreUnavailable."""
@@ -61,28 +88,42 @@ def translate(exc: Exception) -> Exception:
 
 
 class ClientEngine:
-    def __init__(self, open_client: Callable[[], Client], size: int) -> None:
+    def __init__(self, open_client: Callable[[], Client], slots: ReadSlots) -> None:
         self._open = open_client
         self._idle: queue.LifoQueue[Client] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
+        self._slots = slots
+        self._probe: Client | None = None
+        self._probe_lock = threading.Lock()
+
+    def _opened(self) -> Client:
+        try:
+            return self._open()
+        except Exception as exc:
+            raise StoreUnavailable(f"store unavailable ({type(exc).__name__})") from exc
 
     @contextmanager
-    def _client(self) -> Iterator[Client]:
-        with self._slots:
+    def _client(self, kind: Kind, statement: Statement) -> Iterator[Client]:
+        with self._slots.hold(kind, statement.tenant):
             try:
                 client = self._idle.get_nowait()
             except queue.Empty:
-                try:
-                    client = self._open()
-                except Exception as exc:
-                    raise StoreUnavailable(f"store unavailable ({type(exc).__name__})") from exc
+                client = self._opened()
             try:
                 yield client
             finally:
                 self._idle.put(client)
 
+    def ping(self) -> bool:
+        with self._probe_lock:  # its own client: never one a read holds
+            try:
+                if self._probe is None:
+                    self._probe = self._opened()
+                return self._probe.ping()
+            except Exception:
+                return False
+
     def rows(self, statement: Statement) -> Sequence[Sequence[Any]]:
-        with self._client() as client:
+        with self._client("rows", statement) as client:
             try:
                 return client.query(statement.sql, parameters=statement.parameters).result_rows
             except Exception as exc:
@@ -92,7 +133,7 @@ class ClientEngine:
         if fmt == "Parquet" and _has_pyarrow():
             yield from self._parquet(statement)
             return
-        with self._client() as client:
+        with self._client("stream", statement) as client:
             try:
                 source = cast(
                     IO[bytes], client.raw_stream(statement.sql, parameters=statement.parameters, fmt=fmt)
@@ -108,7 +149,7 @@ class ClientEngine:
                 source.close()
 
     def _parquet(self, statement: Statement) -> Generator[bytes, None, None]:
-        with self._client() as client:
+        with self._client("stream", statement) as client:
             try:
                 with client.query_column_block_stream(
                     statement.sql, parameters=statement.parameters

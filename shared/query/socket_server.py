@@ -6,6 +6,7 @@ itself world-writable)."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from shared.files import private_dir
 from shared.query import wire
+from shared.query.bounded_stream import BoundedStreamingResponse
 from shared.query.engine import ReadEngine
 from shared.query.errors import QueryError, StoreUnavailable
 from shared.queue.redis_server import MAX_UNIX_SOCKET_PATH
@@ -50,7 +52,9 @@ def _failure(exc: QueryError | StoreUnavailable) -> Response:
     return Response(wire.error_to_wire(exc), status_code=exc.status, media_type="application/json")
 
 
-def read_app(engine: ReadEngine) -> Starlette:
+def read_app(engine: ReadEngine, *, stream_seconds: float, idle_seconds: float) -> Starlette:
+    """`stream_seconds`, `idle_seconds`: the bounds of a stream (BoundedStreamingResponse)."""
+
     async def rows(request: Request) -> Response:
         statement, _ = wire.statement_from_wire(await request.body())
         try:
@@ -76,10 +80,14 @@ def read_app(engine: ReadEngine) -> Starlette:
             finally:  # the API process hung up, or done: release the engine's client
                 await run_in_threadpool(_close, chunks)
 
-        return StreamingResponse(body(), media_type="application/octet-stream")
+        deadline = asyncio.get_running_loop().time() + stream_seconds
+        response = BoundedStreamingResponse(body(), media_type="application/octet-stream")
+        return response.bound(deadline=deadline, idle_seconds=idle_seconds)
 
     async def ping(_: Request) -> Response:
-        return PlainTextResponse("ok")
+        # The process answers; the engine too (its own probe client, no read slot).
+        up = await run_in_threadpool(engine.ping)
+        return PlainTextResponse("ok" if up else "store down", status_code=200 if up else 503)
 
     return Starlette(
         routes=[

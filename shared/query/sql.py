@@ -3,6 +3,10 @@
 Identifiers come only from the allow-lists (`metrics`, `dimensions`, `schema`) and the
 validated database name; every value a client sent is a `{name:Type}` parameter. Reads use
 FINAL, so an event_id re-sent to the ReplacingMergeTree counts once even before a merge.
+
+Every read carries its caps as ClickHouse settings (`Limits`): time, rows and bytes read,
+memory, and for an aggregate the size of its result, so the store never builds an answer
+larger than the API would send.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from shared.query.dimensions import TAGS_SQL, Dimension
+from shared.query.dimensions import TAGS_SQL, VALUE_MAX_CHARS, Dimension
+from shared.query.errors import QueryError
 from shared.query.metrics import metric_sql
 from shared.query.model import Filter, Query, Selection
 from shared.query.ranges import utc_param
@@ -30,6 +35,17 @@ _FORMULA_STARTS: Final = "'=', '+', '-', '@', '\\t', '\\r'"
 _TABLE_ORDER: Final = "team_id, project_id, link_id, toDate(event_time), event_id"
 
 
+class AnswerTooLarge(QueryError):
+    """An answer over QUERY_MAX_ANSWER_BYTES (413): ask for fewer rows or dimensions."""
+
+    status = 413
+
+
+_CELL_SLACK: Final = 16
+"""Bytes a result cell may take in ClickHouse beyond its JSON text (a string's 8-byte offset
+against its two quotes; a UInt64 zero is 8 bytes, "0" one; `_rows` and `_cut` are not sent)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Caps every read runs under (from Settings); a read over them fails, never a 500."""
@@ -42,8 +58,13 @@ class Limits:
     thread_nice: int = 0
     """Nice value of the engine threads running a read (os_thread_priority): >0 yields CPU to
     the inserts and the API's own threads."""
+    max_memory_bytes: int = 0
+    """Memory one read may take in the store (max_memory_usage; 0: no cap). Over it the read
+    fails (MEMORY_LIMIT_EXCEEDED: a 400), the store and its inserts carry on."""
+    max_answer_bytes: int = 0
+    """Largest /api/query answer, as JSON (0: no cap). Over it: AnswerTooLarge, a 413."""
 
-    def clause(self, timeout_seconds: float | None = None) -> str:
+    def clause(self, timeout_seconds: float | None = None, *, max_result_bytes: int = 0) -> str:
         seconds = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         # readonly=2: no writes, while the per-query settings below stay settable.
         # Partitions are months of event_time and the sort key holds its date, so two copies
@@ -52,10 +73,25 @@ class Limits:
             f" SETTINGS readonly = 2, max_execution_time = {float(seconds)!r},"
             f" max_rows_to_read = {int(self.max_rows_to_read)},"
             f" max_bytes_to_read = {int(self.max_bytes_to_read)},"
+            f" max_memory_usage = {int(self.max_memory_bytes)},"
             " do_not_merge_across_partitions_select_final = 1"
             f", os_thread_priority = {int(self.thread_nice)}"
             + (f", max_threads = {int(self.max_threads)}" if self.max_threads else "")
+            + (
+                f", max_result_bytes = {int(max_result_bytes)}, result_overflow_mode = 'throw'"
+                if max_result_bytes
+                else ""
+            )
         )
+
+    def result_bytes(self, columns: int, rows: int) -> int:
+        """`max_result_bytes` for an aggregate of at most `rows` rows of `columns` columns: the
+        store refuses (before any row leaves it) a result whose JSON would be over twice the
+        answer cap. Never one within the cap (the slack covers ClickHouse's own overhead per
+        cell); the exact check of the answer's JSON (413) comes after, in the API."""
+        if not self.max_answer_bytes:
+            return 0
+        return 2 * self.max_answer_bytes + _CELL_SLACK * columns * rows
 
 
 @dataclass
@@ -64,6 +100,8 @@ class Statement:
     parameters: dict[str, Any] = field(default_factory=dict)
     columns: tuple[str, ...] = ()
     """The result's column names, when the caller needs them (exports)."""
+    tenant: str | None = None
+    """Whose read it is (a read key's project; None: the admin's), for the per-tenant slot cap."""
 
 
 def _filter_sql(flt: Filter, i: int, params: dict[str, Any]) -> str:
@@ -104,24 +142,49 @@ def where(selection: Selection, params: dict[str, Any]) -> str:
     return " WHERE " + " AND ".join(conditions)
 
 
-def _dimension_sql(dim: Dimension, i: int, params: dict[str, Any]) -> str:
+def _dimension_sql(dim: Dimension, i: int, params: dict[str, Any], *, grouped: bool = True) -> str:
     if dim.kind == "attribute":
         params[f"dk{i}"] = dim.key
-    return dim.sql(f"{{dk{i}:String}}")
+    return dim.grouped_sql(f"{{dk{i}:String}}") if grouped else dim.sql(f"{{dk{i}:String}}")
+
+
+CUT: Final = "_cut"
+"""The aggregate's column saying a group's value was cut (some dimension's text in the group
+is longer than VALUE_MAX_CHARS)."""
+ROWS: Final = "_rows"
 
 
 def aggregate(
-    query: Query, database: str, limits: Limits, *, dimensions: bool = True, paginate: bool = True
+    query: Query,
+    database: str,
+    limits: Limits,
+    *,
+    dimensions: bool = True,
+    paginate: bool = True,
+    max_rows: int | None = None,
 ) -> Statement:
-    """One row per group: dimensions d0…, metrics m0…, and `_rows`, the group count before
-    LIMIT. `dimensions=False`: the totals (one row, no ARRAY JOIN for tags)."""
+    """One row per group: dimensions d0…, metrics m0…, `_cut` (with a free-text dimension),
+    and `_rows`, the group count before LIMIT; `columns` names them. `dimensions=False`: the
+    totals (one row, no ARRAY JOIN for tags). `max_rows`: the most rows the result can have
+    (default: the query's limit), to cap its size in the store."""
     params: dict[str, Any] = {"tz": query.selection.tz.key}
     dims = query.dimensions if dimensions else ()
     columns = [f"{_dimension_sql(d, i, params)} AS d{i}" for i, d in enumerate(dims)]
+    names = [f"d{i}" for i in range(len(dims))]
     columns += [
         f"{metric_sql(m, approximate=query.approximate)} AS m{i}" for i, m in enumerate(query.metrics)
     ]
-    columns.append("count() OVER () AS _rows")
+    names += [f"m{i}" for i in range(len(query.metrics))]
+    long = [
+        f"lengthUTF8({_dimension_sql(d, i, params, grouped=False)}) > {VALUE_MAX_CHARS}"
+        for i, d in enumerate(dims)
+        if d.free_text
+    ]
+    if long:
+        columns.append(f"max({' OR '.join(long)}) AS {CUT}")
+        names.append(CUT)
+    columns.append(f"count() OVER () AS {ROWS}")
+    names.append(ROWS)
     sql = f"SELECT {', '.join(columns)} FROM {database}.events{'' if query.approximate else ' FINAL'}"
     if any(d.kind == "tag" for d in dims):
         sql += f" ARRAY JOIN {TAGS_SQL} AS _tag"
@@ -138,7 +201,9 @@ def aggregate(
         if paginate:
             params["_limit"], params["_offset"] = query.limit, query.offset
             sql += " LIMIT {_limit:UInt64} OFFSET {_offset:UInt64}"
-    return Statement(sql + limits.clause(), params)
+    rows = (query.limit if paginate else max_rows or query.limit) if dims else 1
+    clause = limits.clause(max_result_bytes=limits.result_bytes(len(names), rows))
+    return Statement(sql + clause, params, tuple(names))
 
 
 def first_event(selection: Selection, database: str, limits: Limits) -> Statement:

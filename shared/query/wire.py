@@ -50,13 +50,19 @@ def loads(data: bytes) -> Any:
 
 def statement_to_wire(statement: Statement, fmt: str | None = None) -> bytes:
     return dumps(
-        {"sql": statement.sql, "parameters": statement.parameters, "columns": statement.columns, "fmt": fmt}
+        {
+            "sql": statement.sql,
+            "parameters": statement.parameters,
+            "columns": statement.columns,
+            "tenant": statement.tenant,
+            "fmt": fmt,
+        }
     )
 
 
 def statement_from_wire(data: bytes) -> tuple[Statement, str | None]:
     body = loads(data)
-    statement = Statement(body["sql"], body["parameters"], tuple(body["columns"]))
+    statement = Statement(body["sql"], body["parameters"], tuple(body["columns"]), body.get("tenant"))
     return statement, body["fmt"]
 
 

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 from shared.query import sql
 from shared.query.engine import ClientEngine
 from shared.query.remote import RemoteEngine
+from shared.query.slots import one_slot
 from shared.query.socket_server import prepare_socket, read_app
 from tests.support.processes import wait_for
 from tests.support.read_api import ADMIN, read_api
@@ -84,9 +85,9 @@ def test_an_export_through_the_store_socket_has_every_line(
     api_and_database: tuple[Any, str], store: Client, short_dir: Path
 ) -> None:
     _, database = api_and_database
-    local = ClientEngine(lambda: store, size=1)
+    local = ClientEngine(lambda: store, one_slot())
     path = prepare_socket(short_dir / "run")
-    server = uvicorn.Server(uvicorn.Config(read_app(local), uds=str(path), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(read_app(local, stream_seconds=60, idle_seconds=30), uds=str(path), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from clickhouse_connect.driver.client import Client
 
 from shared.query.engine import ClientEngine
 from shared.query.errors import QueryError, StoreUnavailable
 from shared.query.remote import RemoteEngine
+from shared.query.slots import one_slot
 from shared.query.socket_server import prepare_socket, read_app
 from shared.query.sql import Statement
+from shared.store.client import open_client
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,10 +31,12 @@ TYPED = Statement(
 
 
 @pytest.fixture
-def engines(short_dir: Path, store: Client) -> Iterator[tuple[ClientEngine, RemoteEngine]]:
-    local = ClientEngine(lambda: store, size=1)  # one slot: a leaked one would block the next call
+def engines(short_dir: Path, chdb_url: str) -> Iterator[tuple[ClientEngine, RemoteEngine]]:
+    # A client per slot, as the store process opens them; one slot of each kind: a leaked one
+    # makes the next read of its kind QueryBusy.
+    local = ClientEngine(lambda: open_client(chdb_url), one_slot())
     path = prepare_socket(short_dir / "run")
-    server = uvicorn.Server(uvicorn.Config(read_app(local), uds=str(path), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(read_app(local, stream_seconds=60, idle_seconds=30), uds=str(path), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     remote = RemoteEngine(path, timeout_seconds=30)
@@ -70,11 +73,18 @@ def test_a_query_error_keeps_its_class_and_field(engines: tuple[ClientEngine, Re
 
 def test_a_reader_that_hangs_up_gives_the_engine_back(engines: tuple[ClientEngine, RemoteEngine]) -> None:
     _, remote = engines
-    for _ in range(3):  # with one slot, any leak would make the next read wait forever
+    for _ in range(3):  # with one export slot, any leak would make the next stream busy
         chunks = remote.stream(Statement("SELECT number FROM numbers(50000000)"), "CSV")
         assert next(chunks)
         chunks.close()
+        assert b"".join(wait_for_stream(remote)) == b"1\n"
         assert remote.rows(Statement("SELECT 1")) == [[1]]
+
+
+def wait_for_stream(remote: RemoteEngine) -> list[bytes]:
+    """The next stream, once the store has closed the one hung up on (it notices the hang-up
+    at its next write): within the slot wait, never QueryBusy."""
+    return list(remote.stream(Statement("SELECT 1"), "CSV"))
 
 
 def test_no_store_process_is_unavailable(short_dir: Path) -> None:

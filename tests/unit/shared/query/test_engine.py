@@ -9,6 +9,7 @@ from clickhouse_connect.driver.client import Client
 
 from shared.query.engine import ClientEngine, translate
 from shared.query.errors import QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
+from shared.query.slots import one_slot
 from shared.query.sql import Statement
 
 
@@ -49,7 +50,7 @@ def test_a_store_that_cannot_be_opened_is_unavailable() -> None:
     def refuse() -> Client:
         raise OSError("Cannot lock file status. Another server instance in same directory is already running")
 
-    engine = ClientEngine(refuse, size=1)
+    engine = ClientEngine(refuse, one_slot())
     with pytest.raises(StoreUnavailable):
         engine.rows(Statement("SELECT 1"))
     with pytest.raises(StoreUnavailable):  # the slot was given back: a second call is refused the same way
