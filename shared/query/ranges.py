@@ -15,12 +15,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Final
 
+from shared.event.times import MAX_TIME, MIN_TIME
 from shared.query.dimensions import TimeGrain
 from shared.query.errors import QueryError
 
 RELATIVE: Final = ("5m", "30m", "60m", "24h", "today", "7d", "30d", "90d", "12mo", "month", "year", "all")
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 _MS: Final = timedelta(milliseconds=1)
+# The days a custom range's bounds may name: those DateTime64(3) holds, as events do
+# (shared.event.times). A bound is checked as written, before any arithmetic, so no date
+# nor offset the client sends can overflow Python's datetime (years 1-9999).
+FIRST_DAY: Final = MIN_TIME.date()
+LAST_DAY: Final = MAX_TIME.date()
+_OUT_OF_RANGE: Final = f"dates must lie between {FIRST_DAY} and {LAST_DAY}"
 
 
 @lru_cache(maxsize=1)
@@ -62,12 +69,19 @@ def _parse_bound(text: object, tz: zoneinfo.ZoneInfo, *, is_end: bool) -> dateti
             day = date.fromisoformat(text)
         except ValueError:
             raise QueryError("date_range", f"{text!r} is not a date (YYYY-MM-DD)") from None
+        _check_day(day)
         return midnight(day + timedelta(days=1) if is_end else day, tz)  # both days included
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError("date_range", f"{text!r} is not an ISO datetime") from None
+    _check_day(moment.date())  # as written: within a day of UTC's, whatever its offset
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
+
+
+def _check_day(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise QueryError("date_range", _OUT_OF_RANGE)
 
 
 def resolve_range(spec: object, tz: zoneinfo.ZoneInfo, now: datetime, first_event: datetime | None) -> Range:
@@ -78,12 +92,13 @@ def resolve_range(spec: object, tz: zoneinfo.ZoneInfo, now: datetime, first_even
     if isinstance(spec, list | tuple):
         if len(spec) != 2:
             raise QueryError("date_range", "a custom range is [from, to]")
-        start = _parse_bound(spec[0], tz, is_end=False)
-        end = _parse_bound(spec[1], tz, is_end=True)
+        try:
+            start = _parse_bound(spec[0], tz, is_end=False)
+            end = _parse_bound(spec[1], tz, is_end=True)
+        except OverflowError:  # not reachable after _check_day; a client error all the same
+            raise QueryError("date_range", _OUT_OF_RANGE) from None
         if end <= start:
             raise QueryError("date_range", "to must not be before from")
-        if start.year < 1970 or end.year > 2299:
-            raise QueryError("date_range", "dates must lie between 1970 and 2299")
         return Range(start, end)
     if spec in ("5m", "30m", "60m"):
         return Range(now - timedelta(minutes=int(str(spec)[:-1])), now + _MS)
@@ -161,6 +176,14 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+_SQL_FIRST: Final = MIN_TIME
+_SQL_END: Final = MAX_TIME + _MS
+
+
 def utc_param(moment: datetime) -> str:
-    """A bound for a `DateTime64(3, 'UTC')` comparison."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """A bound for a `DateTime64(3, 'UTC')` comparison, clamped into what the type holds: a
+    range may reach past it by a timezone's offset (2299-12-31 in New York ends in 2300 UTC),
+    no stored event lies there (ingestion refuses such times), and ClickHouse would otherwise
+    wrap or clamp the text on its own terms."""
+    utc = min(max(moment.astimezone(UTC), _SQL_FIRST), _SQL_END)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
