@@ -2,7 +2,9 @@
 
 A client names a dimension; the SQL comes from here, never from the client. Attribute
 dimensions (`event_attributes.page`) take the key as a bound parameter, after validation.
-Every value is text: empty values are "", booleans "true"/"false".
+Every value is text: empty values are "", booleans "true"/"false". Text a client sent (every
+dimension but the flags and time) is grouped and answered cut to its first VALUE_MAX_CHARS
+characters (`grouped_sql`): a group-by over 16 KB attribute values holds 1 KB keys, not 16.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ _TIME_SQL: Final[dict[str, str]] = {
     "week": "toString(toMonday(event_time, {tz}))",
     "month": "toString(toStartOfMonth(event_time, {tz}))",
 }
+VALUE_MAX_CHARS: Final = 1024
+"""Characters of a dimension value a group-by keeps and returns (`meta.value_max_chars`)."""
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@$/-]{0,99}$")
 
 DIMENSION_NAMES: Final = (
@@ -93,6 +97,18 @@ class Dimension:
                 f"JSONExtractRaw({self.column}, {key_param}))"
             )
         return _TIME_SQL[self.grain].replace("{tz}", tz_param)
+
+    @property
+    def free_text(self) -> bool:
+        """Text a client sent, of any length: cut when grouped (not flags, not time buckets)."""
+        return self.kind in ("tag", "attribute") or (self.kind == "column" and self.column not in _FLAGS)
+
+    def grouped_sql(self, key_param: str = "") -> str:
+        """The expression a group-by groups on and returns: `sql()`, free text cut to
+        VALUE_MAX_CHARS characters (never inside a UTF-8 character). Values equal in their
+        first VALUE_MAX_CHARS characters are one group."""
+        expression = self.sql(key_param)
+        return f"leftUTF8({expression}, {VALUE_MAX_CHARS})" if self.free_text else expression
 
 
 def parse_dimension(name: str, field: str, *, time_allowed: bool = True) -> Dimension:

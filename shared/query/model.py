@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from shared.query.dimensions import Dimension, parse_dimension
+from shared.query.dimensions import VALUE_MAX_CHARS, Dimension, parse_dimension
 from shared.query.errors import QueryError
 from shared.query.metrics import METRICS, Metric, MetricName
 from shared.query.ranges import Range
@@ -87,6 +87,11 @@ class QueryMeta(BaseModel):
     """Rows before limit/offset."""
     approximate: bool = False
     """True when the query asked for approximate metrics."""
+    value_max_chars: int = VALUE_MAX_CHARS
+    """Dimension values (text clients sent: urls, referrers, attributes…) are grouped and
+    returned cut to this many characters; values equal in those are one group."""
+    truncated_values: bool = False
+    """True when a value in `results` was cut to `value_max_chars`."""
 
 
 class QueryAnswer(BaseModel):

@@ -1,5 +1,6 @@
 """Answering a query: resolve "all", run the aggregate (and the totals), shape the rows, and
-zero-fill a lone time dimension so every bucket of the range appears, in order."""
+zero-fill a lone time dimension so every bucket of the range appears, in order. An answer
+larger than `Limits.max_answer_bytes` as JSON is an AnswerTooLarge (413), never sent."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from shared.query import sql
+from shared.query.dimensions import VALUE_MAX_CHARS
 from shared.query.engine import ReadEngine
 from shared.query.metrics import Metric, empty_value
 from shared.query.model import Query, QueryBody, Selection, parse_query
 from shared.query.ranges import buckets, iso, resolve_range
-from shared.query.sql import Limits
+from shared.query.sql import AnswerTooLarge, Limits
 
 
 def _number(metric: Metric, value: Any) -> int | float | None:
@@ -52,8 +56,10 @@ def answer(
     time = query.time_dimension
     fill = time is not None and len(query.dimensions) == 1
     labels = buckets(selection.span, time.grain, selection.tz, max_rows) if fill and time else []
-    rows = engine.rows(sql.aggregate(query, database, limits, paginate=not fill))
+    statement = sql.aggregate(query, database, limits, paginate=not fill, max_rows=len(labels) or None)
+    rows = engine.rows(statement)
     n = len(query.dimensions)
+    cut = statement.columns.index(sql.CUT) if sql.CUT in statement.columns else None
     results: list[dict[str, Any]] = [
         {
             "dimensions": [str(v) for v in row[:n]],
@@ -82,8 +88,22 @@ def answer(
         "date_range": [iso(selection.span.start), iso(selection.span.end)],
         "total_rows": total_rows,
         "approximate": query.approximate,
+        "value_max_chars": VALUE_MAX_CHARS,
+        "truncated_values": cut is not None and any(row[cut] for row in rows),
     }
+    _check_size(body_out, limits.max_answer_bytes)
     return body_out
+
+
+def _check_size(body: dict[str, Any], max_bytes: int) -> None:
+    # The store refused results far over the cap already (max_result_bytes); this is the
+    # exact check, on the JSON the route sends (orjson: a few ms for a few MB).
+    if max_bytes and (size := len(orjson.dumps(body))) > max_bytes:
+        raise AnswerTooLarge(
+            "query",
+            f"the answer is {size:,} bytes, over QUERY_MAX_ANSWER_BYTES ({max_bytes:,}): "
+            "ask for fewer rows (limit) or dimensions",
+        )
 
 
 def _metrics(metrics: Sequence[Metric], values: Sequence[Any]) -> list[int | float | None]:
