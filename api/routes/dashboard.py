@@ -1,10 +1,10 @@
 """`GET /dashboard`: the analytics page (static HTML, CSS and JS from `api/static/`).
 
-It reads only `POST /api/query`, with the admin token or a read key that the browser holds in
-sessionStorage (taken from `/dashboard#key=…`, a fragment browsers never send, or from the
-page's form), so the page itself needs no credential and carries no data. Everything it shows
-came from the open internet; it renders values as text, and this CSP forbids inline script and
-any origin but ours, so even a missed escape could not run.
+It reads only `POST /api/query`, with the admin token or a read key pasted into the page's
+form and held in the page's memory only (never in a URL: browsers keep URLs in their history,
+so a `#key=` link does not sign in), so the page itself needs no credential and carries no
+data. Everything it shows came from the open internet; it renders values as text, and this CSP
+forbids inline script and any origin but ours, so even a missed escape could not run.
 """
 
 from __future__ import annotations

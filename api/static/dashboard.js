@@ -4,7 +4,7 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const KEY = "trackhouse_dashboard_key";
+  const OLD_KEY = "trackhouse_dashboard_key"; // where earlier versions kept the key (sessionStorage)
   const SVG = "http://www.w3.org/2000/svg";
   const CARDS = [
     ["events", "Events"], ["visitors", "Visitors"], ["sessions", "Sessions"],
@@ -41,14 +41,17 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  // --- the key: from the URL fragment (never sent to the server) or the form, kept in this tab
-  function takeKeyFromFragment() {
-    const match = /(?:^#|&)key=([^&]*)/.exec(location.hash);
-    if (!match) return;
-    try { sessionStorage.setItem(KEY, decodeURIComponent(match[1])); } catch (e) { /* storage off */ }
-    history.replaceState(null, "", location.pathname + location.search); // out of the address bar
+  // --- the key: pasted into the form and held in this page's memory only, never in a URL (the
+  // browser keeps URLs in its history, session restore and favicon databases) nor in storage.
+  let signedInKey = "";
+  const key = () => signedInKey;
+  // A `/dashboard#key=…` link (earlier versions signed in with one) does not sign in: the key is
+  // taken out of the address bar, and the page says why.
+  function refuseKeyInLink() {
+    if (!/(?:^#|&)key=/.test(location.hash)) return "";
+    history.replaceState(null, "", location.pathname + location.search);
+    return "Keys in links are not accepted (the browser keeps links in its history): paste the key here.";
   }
-  const key = () => { try { return sessionStorage.getItem(KEY) || ""; } catch (e) { return ""; } };
 
   // --- queries, a few at a time; a 429 (all slots busy) is retried after Retry-After
   let active = 0;
@@ -316,20 +319,25 @@
     $("login").hidden = yes;
   }
   function signOut(message) {
-    try { sessionStorage.removeItem(KEY); } catch (e) { /* storage off */ }
+    signedInKey = "";
+    state.seq++; liveSeq++; // answers still in flight are dropped
+    for (const id of ["cards", "chart", "tables", "chips"]) $(id).replaceChildren();
+    state.filters = [];
     signedIn(false);
     $("login-error").textContent = message || "";
     $("key").focus();
   }
   async function signIn() {
+    const asked = key();
     signedIn(true);
     setStatus("Loading…", "loading");
     try {
       await loadProjects();
     } catch (error) {
-      failed(error);
+      if (asked === key()) failed(error);
       return;
     }
+    if (asked !== key()) return; // signed out meanwhile
     setRange(state.range);
     refreshLive();
   }
@@ -351,17 +359,16 @@
     $("logout").addEventListener("click", () => signOut(""));
     $("login").addEventListener("submit", (event) => {
       event.preventDefault();
-      try { sessionStorage.setItem(KEY, $("key").value.trim()); } catch (e) { /* storage off */ }
+      signedInKey = $("key").value.trim();
       $("key").value = "";
-      signIn();
+      if (signedInKey) signIn();
     });
     let resizing;
     window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(renderChart, 150); });
-    window.addEventListener("hashchange", () => { if (/key=/.test(location.hash)) { takeKeyFromFragment(); signIn(); } });
     setInterval(() => { if (!$("main").hidden) refreshLive(); }, LIVE_EVERY_MS);
   }
 
-  takeKeyFromFragment();
+  try { sessionStorage.removeItem(OLD_KEY); } catch (e) { /* storage off */ }
   wire();
-  if (key()) signIn(); else signOut("");
+  signOut(refuseKeyInLink());
 })();

@@ -1,7 +1,8 @@
 """The dashboard (`GET /dashboard`) in a real Chromium against `trackhouse up`, on a fixture of
 known events tracked over HTTP: its cards show what `POST /api/query` returns (and what the
-fixture says), a row click filters, the key in the fragment works and a wrong one is refused,
-values are text (the XSS slug), no console errors; screenshots at 1280×800 and 390×844."""
+fixture says), a row click filters, the key is signed in by the form only (never in a URL or
+storage; a `#key=` link does not sign in) and a wrong one is refused, values are text (the XSS
+slug), no console errors; screenshots at 1280×800 and 390×844."""
 
 from __future__ import annotations
 
@@ -129,8 +130,9 @@ def tracked(stack: Stack) -> Iterator[Stack]:
 
 
 def _open(
-    browser: Browser, url: str, *, width: int = 1280, height: int = 800
+    browser: Browser, url: str, *, key: str | None = None, width: int = 1280, height: int = 800
 ) -> tuple[BrowserContext, Page, Recorded]:
+    """A fresh browser at `url`, signed in with `key` through the page's form if given."""
     ctx = browser.new_context(viewport={"width": width, "height": height}, timezone_id="Europe/Berlin")
     ctx.set_default_timeout(TIMEOUT_MS)
     recorded = Recorded()
@@ -139,7 +141,16 @@ def _open(
     page.on("pageerror", lambda exc: recorded.errors.append(f"pageerror: {exc}"))
     page.on("console", lambda m: recorded.errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.goto(url)
+    if key is not None:
+        _sign_in(page, key)
     return ctx, page, recorded
+
+
+def _sign_in(page: Page, key: str) -> None:
+    """What an operator does: paste the key into the password field and submit."""
+    expect(page.locator("#login")).to_be_visible()
+    page.locator("#key").fill(key)
+    page.locator("#login button[type=submit]").click()
 
 
 def _card(page: Page, metric: str) -> str:
@@ -157,9 +168,8 @@ def _expect_card(page: Page, metric: str, text: str) -> None:
 
 
 def test_cards_show_what_the_api_returns_and_a_row_click_filters(tracked: Stack, browser: Browser) -> None:
-    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard#key={ADMIN_TOKEN}")
+    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard", key=ADMIN_TOKEN)
     try:
-        assert "key=" not in page.url  # the fragment is taken out of the address bar
         page.locator("#project").select_option(PROJECT)
         _wait_loaded(page)
         assert page.locator("#timezone").input_value() == "Europe/Berlin"
@@ -200,8 +210,67 @@ def test_cards_show_what_the_api_returns_and_a_row_click_filters(tracked: Stack,
         ctx.close()
 
 
+def _held_by_the_browser(page: Page, ctx: BrowserContext) -> str:
+    """Every URL of the tab's history (as the browser holds it: Chromium's own list, not
+    `history`, which a page cannot read), the address bar and the page's storage, as text."""
+    cdp = ctx.new_cdp_session(page)
+    entries = cdp.send("Page.getNavigationHistory")["entries"]
+    cdp.detach()
+    storage = page.evaluate("JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])")
+    urls = [u for e in entries for u in (e["url"], e["userTypedURL"])]
+    assert len(entries) == page.evaluate("history.length")
+    return "\n".join([page.url, page.evaluate("location.href"), storage, *urls])
+
+
+def test_the_key_is_signed_in_by_form_and_never_kept_in_a_url(tracked: Stack, browser: Browser) -> None:
+    dashboard = f"{tracked.base}/dashboard"
+    ctx, page, recorded = _open(browser, dashboard)
+    try:
+        assert page.locator("#main").is_hidden() and page.locator(".card").count() == 0
+        assert page.locator("#key").get_attribute("type") == "password"
+        entries = page.evaluate("history.length")  # about:blank (a new tab's first), the dashboard
+        _sign_in(page, ADMIN_TOKEN)
+        page.locator("#project").select_option(PROJECT)
+        _wait_loaded(page)
+        assert _card(page, "events") == str(EXPECTED["events"])
+        # The key is in no URL of the tab's history (signing in added no entry), nor in the
+        # address bar or the page's storage.
+        assert page.evaluate("history.length") == entries
+        held = _held_by_the_browser(page, ctx)
+        assert ADMIN_TOKEN not in held and held.splitlines()[0] == dashboard
+        queries = [r for r in recorded.requests if r.url == f"{tracked.base}/api/query"]
+        assert queries and all(r.headers["authorization"] == f"Bearer {ADMIN_TOKEN}" for r in queries)
+        assert not [r.url for r in recorded.requests if ADMIN_TOKEN in r.url]
+        # Sign out: the key and the data are gone, the form is back and empty.
+        page.locator("#logout").click()
+        expect(page.locator("#login")).to_be_visible()
+        assert page.locator("#main").is_hidden() and page.locator(".card").count() == 0
+        assert page.locator("#key").input_value() == ""
+        page.reload()
+        expect(page.locator("#login")).to_be_visible()  # nothing kept to sign in again with
+        assert recorded.errors == []
+    finally:
+        ctx.close()
+
+
+def test_a_key_in_the_link_does_not_sign_in(tracked: Stack, browser: Browser) -> None:
+    # A `#key=` link (what earlier versions took, and what the browser would then keep in its
+    # history): the form shows, no query is sent, the page says why; the key leaves the address bar.
+    dashboard = f"{tracked.base}/dashboard"
+    ctx, page, recorded = _open(browser, f"{dashboard}#key={ADMIN_TOKEN}")
+    try:
+        assert page.locator("#main").is_hidden()
+        expect(page.locator("#login-error")).to_contain_text("not accepted")
+        assert page.locator("#login").is_visible() and page.locator(".card").count() == 0
+        assert [r.url for r in recorded.requests if "/api/" in r.url] == []
+        assert page.evaluate("location.href") == dashboard
+        assert recorded.errors == []
+    finally:
+        ctx.close()
+
+
 def test_values_are_text_never_html(tracked: Stack, browser: Browser) -> None:
-    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard#key={READ_KEY}")
+    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard", key=READ_KEY)
     try:
         _wait_loaded(page)
         row = page.locator('[data-dimension="link_slug"] tbody tr', has_text=XSS_SLUG)
@@ -218,7 +287,7 @@ def test_values_are_text_never_html(tracked: Stack, browser: Browser) -> None:
 def test_a_read_key_sees_its_project_only_and_a_wrong_key_is_refused(
     tracked: Stack, browser: Browser
 ) -> None:
-    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard#key={READ_KEY}")
+    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard", key=READ_KEY)
     try:
         _wait_loaded(page)
         options = page.locator("#project option").all_inner_texts()
@@ -233,14 +302,13 @@ def test_a_read_key_sees_its_project_only_and_a_wrong_key_is_refused(
         )
     finally:
         ctx.close()
-    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard#key=not-a-key")
+    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard", key="not-a-key")
     try:
         expect(page.locator("#login-error")).to_contain_text("refused (401)")
         assert page.locator("#main").is_hidden()
         assert page.locator(".card").count() == 0
         # The form takes a good key.
-        page.locator("#key").fill(READ_KEY)
-        page.locator("#login button[type=submit]").click()
+        _sign_in(page, READ_KEY)
         _wait_loaded(page)
         assert _card(page, "events") == str(EXPECTED["events"])
         # The refused request logged a 401 in the console: that one, and nothing else.
@@ -250,7 +318,7 @@ def test_a_read_key_sees_its_project_only_and_a_wrong_key_is_refused(
 
 
 def test_readable_at_390_px(tracked: Stack, browser: Browser) -> None:
-    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard#key={READ_KEY}", width=390, height=844)
+    ctx, page, recorded = _open(browser, f"{tracked.base}/dashboard", key=READ_KEY, width=390, height=844)
     try:
         _wait_loaded(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
@@ -280,7 +348,8 @@ def test_a_two_line_page_shows_up_on_the_dashboard(tracked: Stack, site: Site, b
             page.goto(url)
         tracked.stored(event_of(view.value)["event_id"])
         # ...then the dashboard, in the same browser.
-        page.goto(f"{tracked.base}/dashboard#key={ADMIN_TOKEN}")
+        page.goto(f"{tracked.base}/dashboard")
+        _sign_in(page, ADMIN_TOKEN)
         page.locator("#project").select_option("two-lines")
         # Headless Chromium is a bot to the server: hidden until bots are included.
         _wait_loaded(page, "empty")
