@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, Request
 
 from shared.queue.redis_server import free_port
 from tests.browser.conftest import Recorded, Stack
@@ -364,3 +364,126 @@ def test_a_back_forward_cache_restore_is_a_new_view(
     assert again["event_id"] != event_of(first.value)["event_id"]
     assert again["is_bounce"] is False  # a second page view in this tab
     assert stack.stored(again["event_id"])["event_type"] == "view"
+
+
+def _attribution_stored(page: Any) -> Any:
+    return page.evaluate("localStorage.getItem('trackhouse_attr')")
+
+
+def _stored_attributes(stack: Stack, request: Request) -> dict[str, Any]:
+    """The stored `event_attributes` of the event `request` sent (201)."""
+    attributes = stack.stored(stored_id(request))["event_attributes"]
+    assert isinstance(attributes, dict)
+    return attributes
+
+
+def test_an_attribution_value_the_api_would_refuse_is_never_kept(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    """A link_id / qr_code_id is text of at most 128 characters (code points) without control
+    characters (shared/event/limits.py): a landing value outside that is dropped, not kept for
+    90 days to make every later event of the browser a 400."""
+    ctx, recorded = context
+    landing = site.page("/attr-landing", page_html("Attr landing", script_tag(stack.base)))
+    later = site.page("/attr-later", page_html("Attr later", script_tag(stack.base)))
+    page = ctx.new_page()
+    too_long = "x" * 129
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(f"{landing}?th_link={too_long}&th_qr=a%0Ab")
+    stored = stack.stored(stored_id(view.value))  # 201, and stored
+    assert "link_id" not in event_of(view.value) and "qr_code_id" not in event_of(view.value)
+    assert (stored["link_id"], stored["qr_code_id"], stored["is_qr_scan"]) == ("", "", False)
+    assert _attribution_stored(page) is None
+    with expect_event(page, stack.base, "conversion") as conversion:
+        page.evaluate("trackhouse.track('conversion', {conversion_type: 'purchase', conversion_value: 5})")
+    assert stack.stored(stored_id(conversion.value))["link_id"] == ""
+    with expect_event(page, stack.base, "view") as next_page:
+        page.goto(later)
+    assert stack.stored(stored_id(next_page.value))["link_id"] == ""
+    # The API's exact limits: 128 code points pass, astral ones too (256 UTF-16 units in JS).
+    emoji = "\U0001f600" * 128
+    with expect_event(page, stack.base, "view") as edge:
+        page.goto(f"{landing}?th_link={emoji}&th_qr={'q' * 128}")
+    stored = stack.stored(stored_id(edge.value))
+    assert (stored["link_id"], stored["qr_code_id"], stored["is_qr_scan"]) == (emoji, "q" * 128, True)
+    # A later refused value keeps neither itself nor a mix: the earlier valid link stays.
+    with expect_event(page, stack.base, "view") as refused:
+        page.goto(f"{landing}?th_link={too_long}")
+    assert stack.stored(stored_id(refused.value))["link_id"] == emoji
+    # A valid one still attributes later events.
+    with expect_event(page, stack.base, "view"):
+        page.goto(f"{landing}?th_link=lnk_ok")
+    with expect_event(page, stack.base, "conversion") as attributed:
+        page.goto(later)
+        page.evaluate("trackhouse.track('conversion', {conversion_type: 'purchase', conversion_value: 7})")
+    assert stack.stored(stored_id(attributed.value))["link_id"] == "lnk_ok"
+    # A value an older tracker kept (before this check) is dropped on read, not sent for 90 days.
+    page.evaluate(
+        f"localStorage.setItem('trackhouse_attr', JSON.stringify({{l: '{too_long}', t: Date.now()}}))"
+    )
+    with expect_event(page, stack.base, "view") as poisoned:
+        page.goto(later)
+    assert stack.stored(stored_id(poisoned.value))["link_id"] == ""
+    assert _attribution_stored(page) is None
+    # A UTM value over the API's 256 characters is left out; the event is still stored.
+    with expect_event(page, stack.base, "view") as utm:
+        page.goto(f"{later}?utm_source={'u' * 257}&utm_medium=email")
+    stored = stack.stored(stored_id(utm.value))
+    assert (stored["utm_source"], stored["utm_medium"]) == ("", "email")
+    assert recorded.errors == []
+
+
+# Secret values in capitals: the tracker's random ids are lowercase, so none can hold one.
+SECRETS = "utm_source=x&access_token=SECRET1&code=SECRET2&State=SECRET3&Api_Key=SECRET4&tab=2"
+
+
+def test_secret_parameters_and_the_fragment_are_not_sent(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, recorded = context
+    next_url = site.page("/after-login", page_html("After", script_tag(stack.base)))
+    url = site.page(
+        "/login-callback",
+        page_html("Callback", script_tag(stack.base), body='<a id="next" href="/after-login">next</a>'),
+    )
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as view:
+        page.goto(f"{url}?{SECRETS}#access_token=SECRET5&token_type=bearer")
+    attributes = _stored_attributes(stack, view.value)
+    assert attributes["url"] == f"{url}?utm_source=x&tab=2"
+    assert attributes["page"] == "/login-callback"
+    assert stack.stored(stored_id(view.value))["utm_source"] == "x"
+    # The next page: its document referrer (same origin: the full URL) is cleaned the same way.
+    with expect_event(page, stack.base, "view") as after:
+        page.locator("#next").click()
+    assert stack.stored(stored_id(after.value))["referrer"] == f"{url}?utm_source=x&tab=2"
+    # An SPA navigation's referrer (the previous page's URL) too.
+    with expect_event(page, stack.base, "view") as spa:
+        page.evaluate("history.pushState({}, '', '/after-login/step?sid=SECRET6&step=2#id_token=SECRET7')")
+    assert event_of(spa.value)["event_attributes"]["url"] == f"{next_url}/step?step=2"
+    assert event_of(spa.value)["referrer"] == next_url
+    sent = [request.post_data or "" for request in recorded.requests if request.url.startswith(stack.base)]
+    assert len(sent) >= 3 and not [body for body in sent if "SECRET" in body]
+    assert recorded.errors == []
+
+
+def test_with_data_hash_the_fragment_is_kept_without_its_secret_parameters(
+    stack: Stack, site: Site, context: tuple[BrowserContext, Recorded]
+) -> None:
+    ctx, _ = context
+    tag = script_tag(stack.base, **{"data-hash": "", "data-strip-params": "promo, Coupon"})
+    url = site.page("/spa-auth", page_html("SPA auth", tag))
+    page = ctx.new_page()
+    with expect_event(page, stack.base, "view") as route:
+        page.goto(f"{url}?PROMO=p1&coupon=c1&ref=r1#/welcome?access_token=zzz&tab=2")
+    attributes = _stored_attributes(stack, route.value)
+    assert attributes["url"] == f"{url}?ref=r1#/welcome?tab=2"
+    assert attributes["page"] == "/spa-auth#/welcome?tab=2"
+    # A fragment of secrets only (an OAuth implicit-flow answer) is dropped whole.
+    with expect_event(page, stack.base, "view") as implicit:
+        page.goto(f"{url}?x=1#access_token=zzz&refresh_token=yyy")
+    assert _stored_attributes(stack, implicit.value)["url"] == f"{url}?x=1"
+    # A hash route without parameters is the page, as before.
+    with expect_event(page, stack.base, "view") as faq:
+        page.evaluate("location.hash = '#/faq'")
+    assert event_of(faq.value)["event_attributes"]["page"] == "/spa-auth#/faq"

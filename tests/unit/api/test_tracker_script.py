@@ -10,7 +10,7 @@ from redis import Redis
 from shared.settings import Settings
 from tests.support.apps import api_client
 
-BUDGET_BYTES = 2048
+BUDGET_BYTES = 2560
 
 
 def test_the_tracker_fits_its_gzipped_budget(fake_redis: Redis) -> None:
