@@ -19,7 +19,10 @@ router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": 'A bad query: `{"error": "<field>: <problem>"}`'},
     401: {"model": ErrorBody, "description": "Missing or wrong admin token / read key"},
-    413: {"model": ErrorBody, "description": "Body larger than TRACKHOUSE_API_MAX_BODY_BYTES"},
+    413: {
+        "model": ErrorBody,
+        "description": "Body larger than API_MAX_BODY_BYTES, or the answer larger than QUERY_MAX_ANSWER_BYTES",
+    },
     403: {"model": ErrorBody, "description": "No admin token nor read keys configured"},
     408: {"model": ErrorBody, "description": "Ran longer than QUERY_TIMEOUT_SECONDS"},
     429: {

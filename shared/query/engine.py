@@ -25,15 +25,11 @@ from clickhouse_connect.driver.client import Client
 from shared.query.errors import QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
 from shared.query.parquet import parquet_chunks
 from shared.query.slots import Kind, ReadSlots
-from shared.query.sql import Statement
+from shared.query.sql import AnswerTooLarge, Statement
 
 _CODE = re.compile(r"Code: (\d+)")
-_TOO_LARGE = {
-    158,
-    307,
-    396,
-    241,
-}  # TOO_MANY_ROWS, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED
+_TOO_LARGE = {158, 307, 241}  # TOO_MANY_ROWS, TOO_MANY_BYTES, MEMORY_LIMIT_EXCEEDED
+_ANSWER_TOO_LARGE = {396}  # TOO_MANY_ROWS_OR_BYTES: only the result limits (max_result_bytes) raise it
 _TIMEOUT = {159}  # TIMEOUT_EXCEEDED
 _BAD_REGEXP = {427}  # CANNOT_COMPILE_REGEXP
 _BAD_TIMEZONE = {1000}  # POCO_EXCEPTION: an unknown zone in ClickHouse's own tz data
@@ -78,6 +74,8 @@ def translate(exc: Exception) -> Exception:
     code = int(match[1]) if match else None
     if code in _TIMEOUT:
         return QueryTimeout("query", "took longer than QUERY_TIMEOUT_SECONDS: narrow the range or filters")
+    if code in _ANSWER_TOO_LARGE:
+        return AnswerTooLarge("query", "the answer is over QUERY_MAX_ANSWER_BYTES: ask for fewer rows or dimensions")
     if code in _TOO_LARGE:
         return QueryTooLarge("query", "reads more than the configured caps: narrow the range or filters")
     if code in _BAD_REGEXP:

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 
 from shared.query.errors import QueryBusy, QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
-from shared.query.sql import Statement
+from shared.query.sql import AnswerTooLarge, Statement
 
 _DATETIME, _DATE = "$datetime", "$date"
 _QUERY_ERRORS: dict[str, type[QueryError]] = {
-    cls.__name__: cls for cls in (QueryError, QueryTooLarge, QueryTimeout, QueryBusy)
+    cls.__name__: cls for cls in (QueryError, QueryTooLarge, QueryTimeout, QueryBusy, AnswerTooLarge)
 }
 
 
