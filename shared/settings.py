@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     primary's acknowledgement is enough; a failover may then lose what it had not replicated)."""
     redis_replica_ack_timeout_ms: int = Field(default=500, ge=1, le=60_000)
     """How long the API waits for those replicas; short of them it answers 503 + Retry-After."""
+    redis_replica_wait_seconds: float = Field(default=300, ge=0, le=86_400)
+    """How long workers hold a job back for want of those replicas without spending its
+    attempts: past it, each refusal spends one (retried as RETRY_INTERVALS_SECONDS says, then a
+    dead letter), so a replica that never returns cannot keep a job queued forever."""
     clickhouse_url: str | None = None
     """`http(s)://user:pass@host:8123` for a server, `chdb:///abs/path` for the embedded engine.
     Unset: `chdb://<data_dir>/clickhouse`."""

@@ -20,10 +20,10 @@ from rq.job import Job
 from shared import metrics
 from shared.event.visitors import assign_sessions
 from shared.ids import new_uuid
-from shared.queue.connect import require_replicas
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from worker import merge, poison
+from worker.replicas import require_for_job
 from worker.writer import Writer, epoch_ms
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class JobContext:
     min_replicas_ack: int = 0
     """Replicas that must hold a merge claim before its insert (0: the primary's word)."""
     replica_ack_timeout_ms: int = 500
+    replica_wait_seconds: float = 300.0
+    """How long refusals for want of those replicas give the attempt back (worker.replicas)."""
 
     @classmethod
     def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
@@ -66,6 +68,7 @@ class JobContext:
             settings.session_idle_seconds if settings.sessions else 0,
             settings.redis_min_replicas_ack,
             settings.redis_replica_ack_timeout_ms,
+            settings.redis_replica_wait_seconds,
         )
 
 
@@ -134,7 +137,9 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
         log.info("job %s skipped: %s", job.id, claimed, extra={"job_id": job.id})
         return 0
     if context.min_replicas_ack:  # a claim lost in a failover would change the token: duplicates
-        require_replicas(job.connection, context.min_replicas_ack, context.replica_ack_timeout_ms)
+        require_for_job(
+            job, context.min_replicas_ack, context.replica_ack_timeout_ms, context.replica_wait_seconds
+        )
     if merged:
         job.meta["merged"] = merged  # shown by rq-dashboard if this job fails
         job.save_meta()

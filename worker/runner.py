@@ -31,6 +31,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
 
 from shared import metrics
+from shared.queue.connect import ReplicasBehind
 from shared.queue.jobs import events_queue
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
@@ -47,7 +48,9 @@ _POLL_SECONDS = 1
 
 REDIS_FAULTS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 """Redis going away or failing over (a demoted primary answers READONLY): the queue's fault,
-never the job's, so such a failure does not spend one of the job's retries."""
+never the job's, so such a failure does not spend one of the job's retries. A refusal for want
+of replicas (`ReplicasBehind`, a redis TimeoutError) is one too, for REDIS_REPLICA_WAIT_SECONDS;
+past that worker.replicas raises `ReplicaWaitExhausted`, no Redis fault: it spends attempts."""
 
 
 class EventWorker(SimpleWorker):
@@ -67,6 +70,7 @@ class EventWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self._in_thread = in_thread
         self._redis_fault = False
+        self._replicas_behind = False
 
     def stop(self) -> None:
         """Warm stop: finish the current job, take no new one."""
@@ -105,6 +109,7 @@ class EventWorker(SimpleWorker):
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         # RQ calls this with the exception, then handle_job_failure with its text only.
         self._redis_fault = isinstance(exc_info[1], REDIS_FAULTS)
+        self._replicas_behind = isinstance(exc_info[1], ReplicasBehind)
         super().handle_exception(job, *exc_info)
 
     def handle_job_failure(
@@ -119,8 +124,11 @@ class EventWorker(SimpleWorker):
             # Redis failed over mid-job (the patient client's retries ran out): give the attempt
             # back, so the retry RQ schedules now is not counted against the job.
             job.retries_left += 1
-            log.warning("job %s lost Redis mid-job; retrying without spending an attempt", job.id)
-        self._redis_fault = False
+            if self._replicas_behind:
+                log.warning("job %s: replicas behind; retrying without spending an attempt", job.id)
+            else:
+                log.warning("job %s lost Redis mid-job; retrying without spending an attempt", job.id)
+        self._redis_fault = self._replicas_behind = False
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def _install_signal_handlers(self) -> None:

@@ -193,7 +193,7 @@ MUTATIONS = (
     ),
     Mutation(
         "all-range-any-project",
-        'a read key\'s date_range "all" starts at its own project\'s first event',
+        "a read key's date_range \"all\" starts at its own project's first event",
         "shared/query/run.py",
         "tz, (), bots, project)",
         "tz, (), bots, None)",
@@ -255,6 +255,26 @@ MUTATIONS = (
         'metrics: ["visitors"], date_range: "5m"',
         'metrics: ["sessions"], date_range: "5m"',
         ("tests/browser/test_dashboard_live.py",),
+    ),
+    Mutation(
+        "merge-claim-without-replica-ack",
+        "with REDIS_MIN_REPLICAS_ACK, nothing is inserted before a replica holds the job's merge claim",
+        "worker/jobs.py",
+        "    if context.min_replicas_ack:  # a claim lost in a failover would change the token: duplicates\n",
+        "    if False:\n",
+        (
+            "tests/integration/worker/test_replica_wait.py::test_no_replica_holds_the_job_back_then_dead_letters_it",
+        ),
+    ),
+    Mutation(
+        "replica-wait-forever",
+        "a job refused for want of replicas spends attempts past REDIS_REPLICA_WAIT_SECONDS (a dead letter, not forever)",
+        "worker/replicas.py",
+        "        if waited < wait_seconds:\n",
+        "        if True:\n",
+        (
+            "tests/integration/worker/test_replica_wait.py::test_no_replica_holds_the_job_back_then_dead_letters_it",
+        ),
     ),
     Mutation(
         "chaos-random-insert-token",

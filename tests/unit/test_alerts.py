@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
@@ -29,6 +30,15 @@ def exported_series(fake_redis: Redis, settings: Settings) -> set[str]:
     }
 
 
+def worker_series() -> set[str]:
+    """What a worker's own metrics server (shared.metrics.start_worker_server: the process's
+    default registry) exposes once its job code is loaded: the worker-side metrics."""
+    import worker.jobs  # noqa: F401  (registers the worker's metrics, as `trackhouse worker` does)
+
+    exposition = prometheus_client.generate_latest(prometheus_client.REGISTRY).decode()
+    return {sample.name for family in text_string_to_metric_families(exposition) for sample in family.samples}
+
+
 def test_rules_name_only_exported_series(fake_redis: Redis, settings: Settings) -> None:
     named = {
         name
@@ -36,7 +46,24 @@ def test_rules_name_only_exported_series(fake_redis: Redis, settings: Settings) 
         for name in re.findall(r"\btrackhouse_[a-z_]+\b", path.read_text())
     }
     assert len(named) >= 7  # the rules do use the service's metrics
-    assert sorted(named - exported_series(fake_redis, settings)) == []
+    assert sorted(named - exported_series(fake_redis, settings) - worker_series()) == []
+
+
+def test_the_replica_alerts_read_the_workers_refusals() -> None:
+    exported = worker_series()
+    assert "trackhouse_replica_refusals_total" in exported
+    rules = (RULES / "alerts.yml").read_text()
+    for alert in ("TrackhouseWorkerReplicasBehind", "TrackhouseReplicaWaitExhausted"):
+        assert f"alert: {alert}" in rules
+    samples = {
+        sample.labels["attempt"]
+        for family in text_string_to_metric_families(
+            prometheus_client.generate_latest(prometheus_client.REGISTRY).decode()
+        )
+        for sample in family.samples
+        if sample.name == "trackhouse_replica_refusals_total"
+    }
+    assert samples == {"given_back", "spent"}  # both series exist before the first refusal
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing (apt-get install prometheus)")

@@ -87,7 +87,11 @@ def test_an_export_through_the_store_socket_has_every_line(
     _, database = api_and_database
     local = ClientEngine(lambda: store, one_slot())
     path = prepare_socket(short_dir / "run")
-    server = uvicorn.Server(uvicorn.Config(read_app(local, stream_seconds=60, idle_seconds=30), uds=str(path), log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            read_app(local, stream_seconds=60, idle_seconds=30), uds=str(path), log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

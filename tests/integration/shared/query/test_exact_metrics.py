@@ -76,7 +76,10 @@ def test_conversions_leave_out_engagement_events_with_a_conversion_type(conversi
     truth = _truth(CONVERSION_FIXTURE)
     assert truth["conversions"] == 2  # a2 and b2; not c2 or e2, engagement events
     got = _metrics(conversion_api, ["conversions", "conversion_value"])
-    assert got == {"conversions": truth["conversions"], "conversion_value": pytest.approx(truth["conversion_value"])}
+    assert got == {
+        "conversions": truth["conversions"],
+        "conversion_value": pytest.approx(truth["conversion_value"]),
+    }
 
 
 def test_conversion_rate_divides_by_visitors_of_counted_events_only(conversion_api: Any) -> None:
@@ -122,7 +125,12 @@ def test_visitors_is_exact_over_200000_distinct_visitors(store: Client, chdb_url
         by_project = post(
             client,
             "/api/query",
-            {"metrics": ["visitors"], "dimensions": ["project_id"], "date_range": DAY, "include": {"totals": True}},
+            {
+                "metrics": ["visitors"],
+                "dimensions": ["project_id"],
+                "date_range": DAY,
+                "include": {"totals": True},
+            },
         )
         assert by_project["results"] == [{"dimensions": ["p1"], "metrics": [expected]}]
         assert by_project["totals"] == {"visitors": expected}

@@ -45,7 +45,9 @@ def test_the_jump_days_hours_start_at_01_00() -> None:
     span = resolve_range(["2026-09-06", "2026-09-06"], SANTIAGO, datetime(2026, 9, 10, tzinfo=UTC), None)
     hours = buckets(span, "hour", SANTIAGO, 100)
     start = first_instant(JUMP_DAY, SANTIAGO)
-    expected = [(start + timedelta(hours=h)).astimezone(SANTIAGO).strftime("%Y-%m-%dT%H:00:00") for h in range(23)]
+    expected = [
+        (start + timedelta(hours=h)).astimezone(SANTIAGO).strftime("%Y-%m-%dT%H:00:00") for h in range(23)
+    ]
     assert hours == expected
     assert hours[0] == "2026-09-06T01:00:00" and "2026-09-06T00:00:00" not in hours
     days = buckets(
