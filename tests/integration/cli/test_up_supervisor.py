@@ -106,9 +106,12 @@ def test_the_store_yields_the_cpu_and_a_killed_supervisor_takes_its_children_wit
         nices = {name: {nice_of(store, tid) for tid in tids} for name, tids in threads_of(store).items()}
         worker_nice = Settings().worker_nice
         assert worker_nice > 0
+        # The code only ever raises the value: a suite run under `nice` (its own value inherited
+        # by every child) sees the store at least at WORKER_NICE, the others at the suite's own.
+        inherited = os.getpriority(os.PRIO_PROCESS, 0)
         for name in ("python", "ThreadPool", "MergeMutate"):
-            assert nices[name] == {worker_nice}, name
-        assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {0}
+            assert len(nices[name]) == 1 and min(nices[name]) >= max(worker_nice, inherited), (name, nices)
+        assert {nice_of(pid) for pid in (children["api"], children["redis"], up.pid)} == {inherited}
         below = descendants(up.pid)
         assert len(below) >= 3  # redis, store, the API (and its worker processes: one per core)
     finally:  # also on a failed check: a stack left running would skew every later test
