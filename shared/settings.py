@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     Unset: `chdb://<data_dir>/clickhouse`."""
     clickhouse_database: str = "trackhouse"
     clickhouse_cluster: str | None = None
-    """A ClickHouse cluster name (`remote_servers`): migrations render ON CLUSTER DDL, Replicated
-    engines and a Distributed table that reads and inserts go through (shared.store.render).
+    """A ClickHouse cluster name (`remote_servers`): migrations run ON CLUSTER DDL, Replicated
+    engines and a Distributed table that reads and inserts go through (shared/store/migrations/cluster/).
     Unset: single-node DDL (also right for ClickHouse Cloud)."""
 
     # --- access ---
