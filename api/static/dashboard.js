@@ -26,13 +26,14 @@
   ];
   const LIVE_EVERY_MS = 30000;
   const MAX_PARALLEL = 3; // the API runs QUERY_CONCURRENCY (2) at once and queues a few more
+  const CHIP_CHARS = 60; // a chip shows at most this many characters of its value
 
   const state = {
     range: "30d",
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
     bots: false,
     project: "",
-    filters: [], // {dim, value}
+    filters: [], // {dim, value, op}: op "is", or "contains" for a value the answer cut
     seq: 0,
     series: null,
   };
@@ -87,7 +88,7 @@
   }
 
   function selection(extra) {
-    const filters = state.filters.map((f) => ["is", f.dim, [f.value]]);
+    const filters = state.filters.map((f) => [f.op, f.dim, [f.value]]);
     if (state.project) filters.push(["is", "project_id", [state.project]]);
     return Object.assign({ date_range: state.range, timezone: state.tz, filters, include: { bots: state.bots } }, extra);
   }
@@ -111,6 +112,11 @@
     const percent = ((now - before) / before) * 100;
     return [percent > 0 ? "up" : percent < 0 ? "down" : "", (percent >= 0 ? "+" : "") + percent.toFixed(0) + "%"];
   }
+  // Code points, as the API counts them (leftUTF8; a string's .length counts UTF-16 units).
+  const chars = (text) => [...text].length;
+  // At most `max` characters, an ellipsis last when cut here or before (`cutBefore`).
+  const shorten = (text, max, cutBefore) =>
+    chars(text) > max ? [...text].slice(0, max - 1).join("") + "…" : cutBefore ? text + "…" : text;
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -203,15 +209,19 @@
     const top = Math.max(1, ...rows.map((r) => r.metrics[0] || 0));
     for (const row of rows) {
       const value = row.dimensions[0];
+      // The answer cuts long free text to its first value_max_chars characters; an `is` filter
+      // on the cut value would match nothing, so a row that may be cut filters by prefix.
+      const cut = Boolean(data.meta && data.meta.truncated_values) && chars(value) >= data.meta.value_max_chars;
       const tr = el("tr");
       tr.dataset.value = value;
-      tr.title = "Filter by this value";
+      if (cut) tr.dataset.cut = "true";
+      tr.title = cut ? "Filter by values starting with this (cut) value" : "Filter by this value";
       const name = el("td", "name");
       const fill = el("span", "fill");
       fill.style.width = (((row.metrics[0] || 0) / top) * 100).toFixed(1) + "%"; // CSSOM: allowed by the CSP
-      name.append(fill, el("span", "", value === "" ? spec.empty || "(none)" : value));
+      name.append(fill, el("span", "", value === "" ? spec.empty || "(none)" : cut ? value + "…" : value));
       tr.append(name, el("td", "num", integer.format(row.metrics[0] || 0)), el("td", "num", integer.format(row.metrics[1] || 0)));
-      tr.addEventListener("click", () => addFilter(spec.dim, value));
+      tr.addEventListener("click", () => addFilter(spec.dim, value, cut ? "contains" : "is"));
       body.append(tr);
     }
     table.append(body);
@@ -223,16 +233,17 @@
     const chips = $("chips");
     chips.replaceChildren();
     state.filters.forEach((f, i) => {
-      const chip = el("button", "chip", `${f.dim} is ${f.value === "" ? "(none)" : f.value}`);
+      const shown = f.value === "" ? "(none)" : shorten(f.value, CHIP_CHARS, f.op === "contains");
+      const chip = el("button", "chip", `${f.dim} ${f.op === "contains" ? "starts with" : "is"} ${shown}`);
       chip.type = "button";
       chip.title = "Remove this filter";
       chip.addEventListener("click", () => { state.filters.splice(i, 1); renderChips(); refresh(); });
       chips.append(chip);
     });
   }
-  function addFilter(dim, value) {
-    if (state.filters.some((f) => f.dim === dim && f.value === value)) return;
-    state.filters.push({ dim, value });
+  function addFilter(dim, value, op) {
+    if (state.filters.some((f) => f.dim === dim && f.value === value && f.op === op)) return;
+    state.filters.push({ dim, value, op });
     renderChips();
     refresh();
   }

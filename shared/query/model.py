@@ -21,7 +21,9 @@ ExportFormat = Literal["csv", "csv_raw", "ndjson", "parquet"]
 
 MAX_FILTERS = 20
 MAX_FILTER_VALUES = 100
-MAX_VALUE_CHARS = 1000
+MAX_VALUE_CHARS = VALUE_MAX_CHARS
+"""A filter value's characters: as long as a value an answer returns (cut to VALUE_MAX_CHARS),
+so a cut value can be sent back (a `contains` filter matches the values it was cut from)."""
 MAX_FILTER_CHARS = 64_000
 """Characters of all filter values together: a query's filters stay a few dozen KB whatever
 the three caps above multiply to."""
