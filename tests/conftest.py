@@ -2,6 +2,9 @@
 
 chDB allows one engine per process, so the session opens one data directory and each
 test gets its own database in it; Redis is flushed between tests.
+
+The fixtures that start a real server are declared with `server_fixture`: a test using one
+without its marker fails before anything starts (tests.support.markers).
 """
 
 from __future__ import annotations
@@ -21,7 +24,24 @@ from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from tests.support import markers
 from tests.support.audit import WRITE_SETTINGS, freeze_merges
+from tests.support.markers import server_fixture
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    markers.set_current(item)  # for helpers that start servers without a fixture (markers.require)
+    try:
+        return (yield)
+    finally:
+        markers.set_current(None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture starts: a test using a server fixture carries its marker."""
+    markers.check_fixtures(item)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +58,7 @@ def short_dir() -> Iterator[Path]:
         yield Path(path)
 
 
-@pytest.fixture(scope="session")
+@server_fixture("integration", scope="session")
 def redis_server(session_dir: Path) -> Iterator[RedisServer]:
     with RedisServer(session_dir / "redis") as server:
         yield server
@@ -62,7 +82,7 @@ def chdb_url(session_dir: Path) -> str:
     return f"chdb://{session_dir / 'clickhouse'}"
 
 
-@pytest.fixture(scope="session")
+@server_fixture("integration", scope="session")
 def store(chdb_url: str) -> Client:
     return open_client(chdb_url, **WRITE_SETTINGS)  # duplicates within an insert stay visible
 

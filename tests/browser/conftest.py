@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, R
 
 from shared.queue.redis_server import free_port
 from tests.browser.site import Site, serve_site
+from tests.support.markers import server_fixture
 from tests.support.processes import ROOT, http, trackhouse, wait_for
 
 CHROMIUM = os.environ.get("TRACKHOUSE_CHROMIUM", "/usr/bin/chromium")
@@ -79,7 +80,7 @@ def _chromium_or_skip() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="package")
+@server_fixture("integration", scope="package")
 def stack() -> Iterator[Stack]:
     """One `trackhouse up` for the browser tests (it owns redis-server and chDB)."""
     data_dir = Path(tempfile.mkdtemp(prefix="th-b-"))
@@ -118,7 +119,7 @@ def site() -> Iterator[Site]:
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in this thread
 # while it is open, and later tests call asyncio.run().
-@pytest.fixture(scope="package")
+@server_fixture("browser", scope="package")
 def browser() -> Iterator[Browser]:
     executable = _chromium_or_skip()
     with sync_playwright() as playwright:

@@ -26,6 +26,8 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 from shared.settings import Settings
 from tests.support.apps import api_client
 
+pytestmark = pytest.mark.integration  # the reads run on real chDB (the `migrated` fixture)
+
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 _ROUND = 5_000  # examples per Hypothesis run: long fuzzes are many runs, each with fresh seeds
 _AUTH = {"Authorization": "Bearer test-admin-token"}  # the conftest settings' token: reach the read paths

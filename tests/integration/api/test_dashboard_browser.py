@@ -25,8 +25,9 @@ from shared.queue.redis_server import RedisServer, free_port
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.apps import api_client
+from tests.support.markers import server_fixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAYLOAD = "<img src=x onerror=\"document.title='PWNED'\">"
 
@@ -50,20 +51,25 @@ def dashboard_url(
     thread.join(timeout=10)
 
 
-def dump_dom(url: str, profile: Path) -> str:
-    assert CHROMIUM
+@server_fixture("browser")
+def chromium() -> str:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed")
+    return CHROMIUM
+
+
+def dump_dom(chromium: str, url: str, profile: Path) -> str:
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
     ]
-    done = subprocess.run([CHROMIUM, *flags, url], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([chromium, *flags, url], capture_output=True, text=True, timeout=60)
     return done.stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed")
 def test_markup_in_a_job_does_not_run_in_the_dashboard(
-    dashboard_url: str, real_redis: Redis, settings: Settings, tmp_path: Path
+    chromium: str, dashboard_url: str, real_redis: Redis, settings: Settings, tmp_path: Path
 ) -> None:
     job = Job.create(
         "worker.jobs.insert_events",
@@ -74,7 +80,7 @@ def test_markup_in_a_job_does_not_run_in_the_dashboard(
         id="legacy-n1",
     )
     events_queue(real_redis, settings).enqueue_job(job)
-    dom = dump_dom(f"{dashboard_url}/0/view/job/{job.id}", tmp_path / "profile")
+    dom = dump_dom(chromium, f"{dashboard_url}/0/view/job/{job.id}", tmp_path / "profile")
     assert "<title>RQ dashboard</title>" in dom  # the page loaded, and no script renamed it
     assert "PWNED" not in dom.split("</title>")[0]
     # The page's own script ran under the CSP: it fetched the job and shows its description, as text.

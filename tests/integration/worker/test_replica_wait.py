@@ -22,6 +22,7 @@ from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.audit import inserted, once_each
 from tests.support.builders import queue_row
+from tests.support.markers import server_fixture
 from tests.support.processes import wait_for
 from tests.support.replication import ReplicatedRedis
 from tests.support.workers import count_rows, drain, real_writer
@@ -100,7 +101,7 @@ def test_a_passing_check_clears_the_wait_and_a_long_one_spends(real_redis: Redis
     assert SINCE_META not in Job.fetch(job.id, connection=real_redis, serializer=OrjsonSerializer).meta
 
 
-@pytest.fixture
+@server_fixture("integration")
 def replicated(short_dir: Path) -> Iterator[ReplicatedRedis]:
     with ReplicatedRedis(short_dir / "redis", replicas=1, sentinels=0) as group:
         yield group

@@ -18,6 +18,7 @@ from shared.query.slots import one_slot
 from shared.query.socket_server import prepare_socket, read_app
 from shared.query.sql import Statement
 from shared.store.client import open_client
+from tests.support.markers import server_fixture
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ TYPED = Statement(
 )
 
 
-@pytest.fixture
+@server_fixture("integration")
 def engines(short_dir: Path, chdb_url: str) -> Iterator[tuple[ClientEngine, RemoteEngine]]:
     # A client per slot, as the store process opens them; one slot of each kind: a leaked one
     # makes the next read of its kind QueryBusy.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from redis import Redis
 
 from shared.queue.jobs import enqueue_rows, events_queue, job_rows
 from shared.settings import Settings
 from tests.support.builders import queue_row
+
+pytestmark = pytest.mark.integration
 
 
 def _command_calls(redis: Redis) -> dict[str, int]:
