@@ -1,8 +1,11 @@
 """`trackhouse worker`: worker processes draining the queue into ClickHouse.
 
 One process by default; `--concurrency N` supervises N of them (each a full worker with its
-own ClickHouse client and scheduler thread), forwarding SIGTERM/SIGINT so each finishes its
-running job. chDB allows one process per data directory, so N > 1 needs a ClickHouse server.
+own ClickHouse client and scheduler thread) with `shared.lifetime.Supervisor`: a worker that
+dies is restarted (unless it keeps dying: then all stop, status 1), SIGTERM/SIGINT are
+forwarded so each finishes its running job, and the workers get SIGTERM if the supervisor
+dies. With `--burst` a worker that exits 0 (the queue drained) is done, not restarted. chDB
+allows one process per data directory, so N > 1 needs a ClickHouse server.
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
-from types import FrameType
 
+from shared.lifetime import Child, Supervisor
 from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
@@ -47,14 +49,12 @@ def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
         env = dict(os.environ)
         if settings.worker_metrics_port:
             env["TRACKHOUSE_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + index)
-        children.append(subprocess.Popen(child_command(burst), env=env))
-    log.info("supervising %d worker processes: %s", concurrency, [child.pid for child in children])
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+        # SIGTERM if the supervisor dies: a warm shutdown, the running job finished.
+        worker = Child(f"worker {index}", child_command(burst), env, parent_death_signal=signal.SIGTERM)
+        children.append(worker)
+    supervisor = Supervisor(
+        children,
+        stop_timeout_seconds=settings.job_timeout_seconds + 15,  # the running job, then out
+        finished=(lambda status: status == 0) if burst else (lambda status: False),
+    )
+    return supervisor.run()
