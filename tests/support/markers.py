@@ -52,7 +52,8 @@ def check(item: pytest.Item, what: str, markers: tuple[str, ...]) -> None:
 def check_fixtures(item: pytest.Item) -> None:
     """Every fixture in `item`'s closure (the definition that applies to it) that starts a server."""
     info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the test's fixtures
-    for name, definitions in (info.name2fixturedefs.items() if info is not None else ()):
+    closure = info.name2fixturedefs if info is not None else {}
+    for name, definitions in closure.items():
         if definitions and (markers := SERVER_FIXTURES.get(definitions[-1].func)) is not None:
             check(item, f"the `{name}` fixture", markers)
 
