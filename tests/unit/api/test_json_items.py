@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from api.body import BodyTooLarge, split_batch
 from api.json_items import TooManyItems, dense, walk_batch
 from shared.event.errors import EventError
+from tests.support.examples import examples
 
 JSON = "application/json"
 
@@ -70,7 +71,7 @@ values = st.recursive(
 
 
 @given(st.lists(values, max_size=20), st.sampled_from([0, orjson.OPT_INDENT_2]), st.sampled_from([b"", b" \n"]))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_the_walk_reads_what_orjson_reads(items: list[Any], option: int, space: bytes) -> None:
     raw = space + orjson.dumps(items, option=option) + space
     assert walk_batch(raw, 1000) == orjson.loads(raw)

@@ -10,6 +10,8 @@ import fakeredis
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer  # stdlib json reads our jobs too
 
@@ -121,7 +123,8 @@ def test_body_over_the_limit_is_413(settings: Settings, fake_redis: Redis) -> No
 
 
 def test_redis_down_gives_the_500_body(settings: Settings) -> None:
-    unreachable = Redis(port=free_port(), socket_connect_timeout=0.5)
+    # No retries: redis-py's default back-off would spend seconds on a port nobody listens on.
+    unreachable = Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     response = api_client(settings, unreachable).post(TRACK, json=basic_event())
     assert response.status_code == 500
     body = response.json()

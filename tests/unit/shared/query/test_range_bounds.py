@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from shared.event.times import MAX_TIME, MIN_TIME
 from shared.query.errors import QueryError
 from shared.query.ranges import buckets, iso, parse_timezone, resolve_range, utc_param
+from tests.support.examples import examples
 
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
 OUT_OF_RANGE = "date_range: dates must lie between 1900-01-01 and 2299-12-31"
@@ -124,7 +125,7 @@ _ZONE_NAMES = st.one_of(st.sampled_from(ZONES), st.sampled_from(sorted(zoneinfo.
 _NOWS = st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2299, 12, 30), timezones=st.just(UTC))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=_bound(), end=_bound(), tz=_ZONE_NAMES, now=_NOWS)
 def test_any_custom_range_is_a_range_or_a_date_range_error(
     start: str, end: str, tz: str, now: datetime
@@ -148,7 +149,7 @@ def test_any_custom_range_is_a_range_or_a_date_range_error(
             assert labels == sorted(labels) and len(labels) <= 50
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     spec=st.sampled_from(
         ["5m", "30m", "60m", "24h", "today", "7d", "30d", "90d", "12mo", "month", "year", "all"]
