@@ -31,6 +31,7 @@ from shared.queue.redis_server import free_port
 from tests.browser.site import Site, serve_site
 from tests.support.markers import server_fixture
 from tests.support.processes import ROOT, http, trackhouse, wait_for
+from tests.support.tools import require_tool
 
 CHROMIUM = os.environ.get("TRACKHOUSE_CHROMIUM", "/usr/bin/chromium")
 ADMIN_TOKEN = "browser-admin-token"
@@ -70,14 +71,6 @@ class Stack:
             return body if status == 200 and body["status"] == "stored" else None
 
         return wait_for(read, timeout_seconds=20, what=f"event {event_id} to be stored")
-
-
-def _chromium_or_skip() -> str:
-    if shutil.which(CHROMIUM) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
 
 
 @server_fixture("integration", scope="package")
@@ -121,7 +114,7 @@ def site() -> Iterator[Site]:
 # while it is open, and later tests call asyncio.run().
 @server_fixture("browser", scope="package")
 def browser() -> Iterator[Browser]:
-    executable = _chromium_or_skip()
+    executable = require_tool(CHROMIUM, "apt-get install chromium; .ci/run installs it")
     with sync_playwright() as playwright:
         # Playwright turns the back/forward cache off by default; a visitor's browser has it on.
         chromium = playwright.chromium.launch(

@@ -5,17 +5,16 @@ shared/metrics.py breaks this test instead of silencing an alert."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import prometheus_client
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from shared.settings import Settings
 from tests.support.apps import api_client
+from tests.support.tools import require_tool
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
@@ -66,10 +65,10 @@ def test_the_replica_alerts_read_the_workers_refusals() -> None:
     assert samples == {"given_back", "spent"}  # both series exist before the first refusal
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing (apt-get install prometheus)")
 def test_promtool_unit_tests_pass() -> None:
+    promtool = require_tool("promtool", "apt-get install prometheus")
     checked = subprocess.run(
-        ["promtool", "test", "rules", "alerts.test.yml"],
+        [promtool, "test", "rules", "alerts.test.yml"],
         cwd=RULES,
         capture_output=True,
         text=True,

@@ -20,6 +20,7 @@ from shared.store.schema import EVENT_COLUMNS
 from tests.support.apps import api_client
 from tests.support.builders import detailed_event
 from tests.support.stored import store_events
+from tests.support.tools import require_module
 
 pytestmark = pytest.mark.integration
 
@@ -106,8 +107,8 @@ def test_export_filters_and_read_key_scope(api: TestClient) -> None:
 
 
 def test_parquet_export_reads_back(api: TestClient) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
-    pc = pytest.importorskip("pyarrow.compute")
+    pq = require_module("pyarrow.parquet", "pip install pyarrow")
+    pc = require_module("pyarrow.compute", "pip install pyarrow")
     response = api.post("/api/export", json={"format": "parquet", "date_range": RANGE}, headers=ADMIN)
     assert response.status_code == 200
     table = pq.read_table(io.BytesIO(response.content))
