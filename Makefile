@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
+.PHONY: run test test-fast screenshots lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(BIN)/.installed-embedded,dev
 ## test that lacks its marker), property tests at a fifth of their examples; under 30 s on 2 cores.
 test-fast: $(BIN)/.installed-embedded,dev
 	PROPERTY_EXAMPLES_SCALE=0.2 $(BIN)/python -m pytest -q -m "not integration and not browser and not fuzz"
+
+## Refresh the docs' screenshots (docs/img/*.png: the dashboard, its phone layout, /docs) from the
+## browser tests, which otherwise write them to a temporary folder; Chromium needed, ~1 min.
+screenshots: $(BIN)/.installed-embedded,dev
+	TRACKHOUSE_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest -q tests/browser/test_dashboard.py tests/browser/test_docs.py
 
 ## Fuzz the API from its own OpenAPI schema (schemathesis, in-process): 100,000 generated requests
 ## (FUZZ_EXAMPLES=N for another count), none may get a 5xx; ~45 min on 2 cores. Valid and invalid
