@@ -9,6 +9,45 @@ registry; a scheduler must move it back when due. RQ's own scheduler forks a pro
 which is unsafe in a process running chDB's threads, so `SchedulerThread` runs the same
 RQScheduler steps in a thread instead. One scheduler per queue holds the lock; every
 worker process runs one, so retries keep flowing as long as any worker is alive.
+
+RQ internals this module depends on (written against RQ 3.0; `rq>=3.0,<4` in pyproject).
+Each has a test in tests/unit/worker/test_rq_internals.py that fails when an RQ upgrade
+changes it: the signature of every method below (and, for an override, that ours still
+matches it), and the behaviour relied on. Review this list on every RQ upgrade.
+
+Overridden in `EventWorker`:
+- `SimpleWorker.execute_job(job, queue)`: reimplemented, not extended (RQ's body:
+  `prepare_execution`, `perform_job`, `set_state(IDLE)`), to refuse a job not of ours unrun and
+  run the job inside `Keepalive`. Its source is pinned: a change upstream must be ported.
+- `BaseWorker.dequeue_job_and_maintain_ttl(timeout, max_idle_time=None)`: cut into
+  `_POLL_SECONDS` slices, relying on RQ returning None once `max_idle_time` passes idle, on
+  `timeout=None` meaning burst, and on `work()` treating `StopRequested` raised from it as a stop.
+- `BaseWorker.handle_exception(job, *exc_info)` and `BaseWorker.handle_job_failure(job, queue,
+  started_job_registry=None, exc_string='', execution=None)`: RQ calls the first with the
+  exception, then the second with its text only (so the first records whether it was a Redis
+  fault); the second decides the retry from `job.retries_left`, which ours raises by one first
+  to give the attempt back.
+- `BaseWorker._install_signal_handlers()` (private): skipped in a thread (signal handlers exist
+  only in the main thread); RQ's installs `request_stop` for SIGINT and SIGTERM.
+- `BaseWorker.request_stop(signum, frame)`: RQ's warm stop (StopRequested when idle), kept in the
+  main thread. RQ's pub/sub "shutdown" command does not call it: it SIGINTs the process.
+Attributes:
+- `BaseWorker._stop_requested` (private): set by `stop()` from another thread; RQ's `work()` loop
+  and our dequeue both read it.
+- `BaseWorker.death_penalty_class`: `TimerDeathPenalty` in a thread (SIGALRM is main-thread
+  only), set before RQ's `__init__`, which keeps it; `perform_job` applies the job timeout with it.
+Called:
+- `BaseWorker.prepare_execution(job)`, `perform_job(job, queue, execution)`, `set_state(state)`.
+- `ExecutionRegistry(job_id, connection).key` and `Execution(id, job_id, connection).key`
+  (`_forget_dead_executions`): a job's executions sorted set, whose entries outlive each
+  execution's record by 60 s.
+- `Execution.heartbeat(started_job_registry, ttl, pipeline)` with `Queue.started_job_registry`
+  (`Keepalive`): sets the record's TTL and the started registry's score to now + ttl.
+- `RQScheduler(queues, connection=, interval=, serializer=)` with `acquired_locks`,
+  `acquire_locks()`, `heartbeat()`, `enqueue_scheduled_jobs()`, `release_locks()`, `name` and
+  `RQScheduler.get_locking_key(queue)` (`SchedulerThread`): the lock's value is the scheduler's
+  name, which `_shorten_locks` checks before shortening it.
+- `rq.exceptions.StopRequested`, `rq.timeouts.TimerDeathPenalty`, `rq.worker.WorkerStatus`.
 """
 
 from __future__ import annotations
@@ -136,7 +175,7 @@ class EventWorker(SimpleWorker):
             super()._install_signal_handlers()
 
     def request_stop(self, signum: Any, frame: Any) -> None:
-        if self._in_thread:  # e.g. RQ's "shutdown" command arriving over pub/sub
+        if self._in_thread:  # a direct call: RQ installs no handler in a thread (see the docstring)
             self.stop()
         else:
             super().request_stop(signum, frame)
