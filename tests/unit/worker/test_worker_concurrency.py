@@ -44,11 +44,12 @@ def supervise(ready_dir: Path, child: str = _CHILD, *, burst: bool = False) -> s
 
 def started(ready_dir: Path, count: int) -> list[int]:
     """The pids of the first `count` children started, once they are (each leaves a file)."""
-    return wait_for(
-        lambda: (pids := sorted(int(p.name) for p in ready_dir.iterdir())) and len(pids) >= count and pids,
-        timeout_seconds=30,
-        what=f"{count} workers with their SIGTERM handler installed",
-    )
+
+    def pids() -> list[int] | None:
+        found = sorted(int(p.name) for p in ready_dir.iterdir())
+        return found if len(found) >= count else None
+
+    return wait_for(pids, timeout_seconds=30, what=f"{count} workers with their SIGTERM handler installed")
 
 
 def gone(pid: int) -> bool:
@@ -85,11 +86,7 @@ def test_a_worker_that_dies_is_restarted(short_dir: Path) -> None:
         first = started(short_dir, 3)
         assert all(parent_of(pid) == supervisor.pid for pid in first)
         os.kill(first[0], signal.SIGKILL)
-        replacement = wait_for(
-            lambda: (new := set(started(short_dir, 4)) - set(first)) and new.pop(),
-            timeout_seconds=30,
-            what="a worker started in place of the killed one",
-        )
+        [replacement] = set(started(short_dir, 4)) - set(first)  # started in place of the killed one
         assert parent_of(replacement) == supervisor.pid and gone(first[0])
         assert supervisor.poll() is None and not any(gone(pid) for pid in first[1:])
         supervisor.send_signal(signal.SIGTERM)
