@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast screenshots lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
+.PHONY: run test test-fast screenshots docs lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ bench-query: $(BIN)/.installed-embedded,dev
 ## py-spy`); prints a table and rewrites BENCHMARKS.md's profile section. ~1 min.
 bench-tail: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.tail
+
+## Regenerate the docs made from the code: docs/settings.md (Settings' docstrings) and the metric
+## table of docs/query-api.md (METRICS). The suite fails while either is stale.
+docs: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m cli.docs
 
 lint: $(BIN)/.installed-embedded,dev
 	$(BIN)/ruff check api worker shared cli tests bench

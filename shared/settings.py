@@ -20,12 +20,17 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a malformed secret (admin token, write keys) must not be echoed.
-    model_config = SettingsConfigDict(env_prefix="TRACKHOUSE_", extra="ignore", hide_input_in_errors=True)
+    # use_attribute_docstrings: each field's docstring is its description, which docs/settings.md
+    # is generated from (`make docs`).
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKHOUSE_", extra="ignore", hide_input_in_errors=True, use_attribute_docstrings=True
+    )
 
     # --- HTTP ---
     host: str = "127.0.0.1"
     """Address the API binds to. Loopback by default; compose sets 0.0.0.0."""
     port: int = Field(default=8000, ge=0, le=65535)
+    """Port the API listens on (0: any free port)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest /track request body accepted (bytes, after gzip inflation); larger get 413."""
     batch_max_events: int = Field(default=1000, ge=1)
@@ -74,6 +79,7 @@ class Settings(BaseSettings):
     """`http(s)://user:pass@host:8123` for a server, `chdb:///abs/path` for the embedded engine.
     Unset: `chdb://<data_dir>/clickhouse`."""
     clickhouse_database: str = "trackhouse"
+    """Database holding the `events` table (a plain identifier); migrations create it."""
     clickhouse_cluster: str | None = None
     """A ClickHouse cluster name (`remote_servers`): migrations run ON CLUSTER DDL, Replicated
     engines and a Distributed table that reads and inserts go through (shared/store/migrations/cluster/).
@@ -86,6 +92,7 @@ class Settings(BaseSettings):
 
     # --- queue and workers ---
     queue_name: str = "trackhouse-events"
+    """The RQ queue the API puts insert jobs on and the workers drain."""
     job_timeout_seconds: int = Field(default=120, ge=1)
     """Longest a single insert job may run before RQ fails it (and retries it)."""
     retry_intervals_seconds: list[int] = Field(default=[1, 5, 30, 120, 600, 1800])
@@ -115,7 +122,8 @@ class Settings(BaseSettings):
     this and go at once. Bounds the extra end-to-end lag; 0 turns it off."""
     api_processes: int = Field(default=1, ge=1, le=64)
     """Processes `trackhouse api` serves the port with (one listening socket; each process has
-    its own event loop and group committer). One is CPU-bound at ~6K `/track` events/s."""
+    its own event loop and group committer). One is CPU-bound at a few thousand `/track` events/s
+    (BENCHMARKS.md)."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads of `trackhouse up`'s store process (the one process owning chDB)."""
     dashboard: bool = False
@@ -177,8 +185,8 @@ class Settings(BaseSettings):
     """An export whose client reads nothing for this long is cut off and its slot freed."""
     query_max_threads: int = Field(default=0, ge=0, le=256)
     """Engine threads one read may use (0: the engine's default, every core). Capping it at 1
-    made reads ~1.7x slower at 10 M events without sparing ingestion more than the nice value
-    below does (BENCHMARKS.md)."""
+    made reads slower without sparing ingestion more than the nice value below does
+    (BENCHMARKS.md)."""
     query_thread_nice: int = Field(default=19, ge=0, le=19)
     """Nice value of the store's threads while they run a read (ClickHouse os_thread_priority):
     reads yield CPU to ingestion; on an idle machine they run at full speed (BENCHMARKS.md)."""
@@ -192,8 +200,8 @@ class Settings(BaseSettings):
     """Most memory one read may take in the store (ClickHouse max_memory_usage; 0: no cap); over
     it, 400, and the store (which also runs the inserts) carries on. Queries hold at most
     QUERY_CONCURRENCY times this at once (exports stream in the table's order: little). The
-    heaviest exact questions measured (every metric by link x country x device over 2 M events)
-    took ~0.8 GiB; on a small host, lower it (SECURITY.md)."""
+    heaviest exact questions (every metric by link x country x device) need most of the default;
+    on a small host, lower it (SECURITY.md)."""
     query_max_answer_bytes: int = Field(default=8 * 2**20, ge=0)
     """Largest /api/query answer, as JSON (0: no cap); over it, 413. 10,000 rows of six
     ordinary dimensions and every metric fit; dimension values are cut to 1,024 characters."""
@@ -237,6 +245,7 @@ class Settings(BaseSettings):
     sessions: bool = True
     """session_id, when absent, is the visitor's current session (idle window below). Off: random."""
     session_idle_seconds: int = Field(default=1800, ge=60)
+    """A visitor's session ends after this long without an event; the next event starts another."""
     geo_headers: bool = True
     """country/city from CDN headers (Cloudflare, Vercel, CloudFront), from trusted proxies only."""
     geo_database: bool = True
@@ -258,6 +267,7 @@ class Settings(BaseSettings):
     historical clicks need. N > 0: event_times more than N days old are refused (400)."""
 
     log_level: str = "INFO"
+    """Logging level of every process: DEBUG, INFO, WARNING, ERROR."""
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object per line, for log shippers."""
     worker_metrics_host: str = "127.0.0.1"

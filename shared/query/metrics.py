@@ -1,5 +1,5 @@
-"""Every metric, defined once: its SQL aggregate over the selected rows. The README quotes
-these definitions; change them together.
+"""Every metric, defined once: its SQL aggregate over the selected rows, and its definition in
+words, from which docs/query-api.md's table is generated (`make docs`).
 
 Rows are the stored events (read with FINAL, so a re-sent event_id is one row) inside the
 date range, matching every filter, bots left out unless asked for.
@@ -53,18 +53,18 @@ def _ratio(numerator: str, denominator: str) -> str:
 METRICS: Final[dict[str, Metric]] = {
     m.name: m
     for m in (
-        Metric("events", f"countIf({_COUNTED})", "count", "stored events, engagement events left out"),
+        Metric("events", f"countIf({_COUNTED})", "count", "stored events, `engagement` events left out"),
         Metric(
             "visitors",
             f"uniqExactIf(visitor_id, {_COUNTED})",
             "count",
-            "distinct visitor_id of those events",
+            "distinct `visitor_id` of those events",
         ),
         Metric(
             "sessions",
             f"uniqExactIf(session_id, {_COUNTED})",
             "count",
-            "distinct session_id of those events",
+            "distinct `session_id` of those events",
         ),
         Metric(
             "bounce_rate",
@@ -73,27 +73,29 @@ METRICS: Final[dict[str, Metric]] = {
                 "uniqExact(session_id)",
             ),
             "rate",
-            "percent of sessions whose every event, engagement events included, has is_bounce = true",
+            "percent of sessions whose every event, engagement events included, has `is_bounce = true` "
+            "(`null` without sessions)",
         ),
         Metric(
             "avg_time_spent_sec",
             _ratio(f"sumIf(time_spent_sec, {_TIMED})", _MEASURED),
             "rate",
-            "time_spent_sec summed over engagement events and other events whose time_spent_sec is not 0, "
-            "divided by the views those engagement events measure (event_attributes.view_id, else their "
-            "own event_id) plus those other events: the mean time of a measured view",
+            "the mean time of a measured view: `time_spent_sec` summed over engagement events and over "
+            "other events whose `time_spent_sec` is not 0, divided by the views those engagement events "
+            "measure (`event_attributes.view_id`, else their own `event_id`) plus those other events "
+            "(`null` without any)",
         ),
         Metric(
             "conversions",
             f"countIf({_CONVERSION})",
             "count",
-            "events with event_type `conversion` or a non-empty conversion_type",
+            'events with `event_type = "conversion"` or a non-empty `conversion_type` (engagement events never)',
         ),
         Metric(
             "conversion_value",
             f"sumIf(conversion_value, {_CONVERSION})",
             "sum",
-            "sum of conversion_value over those conversions",
+            "sum of `conversion_value` over those conversions",
         ),
         Metric(
             "conversion_rate",
@@ -101,7 +103,7 @@ METRICS: Final[dict[str, Metric]] = {
             "rate",
             "percent of visitors with at least one conversion",
         ),
-        Metric("qr_scans", f"countIf(is_qr_scan AND {_COUNTED})", "count", "events with is_qr_scan = true"),
+        Metric("qr_scans", f"countIf(is_qr_scan AND {_COUNTED})", "count", "events with `is_qr_scan = true`"),
     )
 }
 
