@@ -1,4 +1,6 @@
-"""docker-compose.yml and the Dockerfile: what operators rely on (no Docker engine needed)."""
+"""docker-compose.yml and the Dockerfile: the rules operators rely on (no Docker engine needed),
+not the file's values restated: the queue persists, secrets come from required variables, only
+loopback reaches the dashboard, workers scale."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).parents[2]
-SERVICES = {"redis", "clickhouse", "migrate", "api", "worker", "rq-dashboard"}
 APP_SERVICES = ["api", "worker"]
 VARIABLE = re.compile(r"^\$\{[A-Z_]+(:[-?][^}]*)?\}$")
 
@@ -27,10 +28,6 @@ def services() -> dict[str, dict[str, Any]]:
 def command_line(service: dict[str, Any]) -> str:
     command = service["command"]
     return command if isinstance(command, str) else " ".join(command)
-
-
-def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == SERVICES
 
 
 def test_redis_persists_the_queue_with_aof(services: dict[str, dict[str, Any]]) -> None:
@@ -60,9 +57,9 @@ def test_long_running_services_have_a_healthcheck(services: dict[str, dict[str, 
 
 
 def test_restart_policies(services: dict[str, dict[str, Any]]) -> None:
-    assert services["migrate"]["restart"] == "no"
-    always = {name for name, service in services.items() if service.get("restart") == "unless-stopped"}
-    assert always == SERVICES - {"migrate"}
+    # The one-shot migration runs once; everything else comes back after a crash or a reboot.
+    for name, service in services.items():
+        assert service.get("restart") == ("no" if name == "migrate" else "unless-stopped"), name
 
 
 def test_dashboard_needs_a_password_and_listens_on_loopback(services: dict[str, dict[str, Any]]) -> None:
@@ -112,7 +109,8 @@ def test_dashboard_reads_json_jobs(services: dict[str, dict[str, Any]]) -> None:
 def test_app_services_reach_clickhouse_over_http(services: dict[str, dict[str, Any]], name: str) -> None:
     raw = services[name]["environment"]["TRACKHOUSE_CLICKHOUSE_URL"]
     url = urlsplit(re.sub(r"\$\{[^}]*\}", "interpolated", raw))  # as compose would, before parsing
-    assert (url.scheme, url.hostname, url.port, url.password) == ("http", "clickhouse", 8123, "interpolated")
+    # The server's HTTP interface (chDB is in-process only), authenticated with a variable's password.
+    assert url.scheme == "http" and url.hostname in services and url.password == "interpolated"
     assert "${CLICKHOUSE_PASSWORD" in raw
 
 
@@ -139,7 +137,6 @@ def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
     users = re.findall(r"^USER\s+([^\s:]+)", dockerfile, re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
     assert re.search(r"^RUN .*pip install --no-cache-dir \.(\s|$)", dockerfile, re.MULTILINE)
-    assert re.search(r'^CMD \["trackhouse", "api"\]', dockerfile, re.MULTILINE)
 
 
 def test_references_resolve(services: dict[str, dict[str, Any]]) -> None:

@@ -1,5 +1,8 @@
-"""docker-compose.cluster.yml and its config files (deploy/): the structure operators rely on,
-checked without a Docker engine (none runs here; the file itself has not been started)."""
+"""docker-compose.cluster.yml and its config files (deploy/): the rules operators rely on, checked
+without a Docker engine (none runs here; the file itself has not been started): the queue persists
+and fails over by a majority, the store replicates through Keeper, the services agree with each
+other and the config files, secrets come from required variables, only the API and a loopback
+dashboard are published. Not the file's values restated."""
 
 from __future__ import annotations
 
@@ -55,12 +58,6 @@ def _value(text: str) -> Any:
     return json.loads(text) if text.startswith(("[", "{")) else text
 
 
-def test_all_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {
-        "redis-primary", "redis-replica", *SENTINELS, *KEEPERS, *REPLICAS, *APP_SERVICES, "rq-dashboard"
-    }  # fmt: skip
-
-
 def test_redis_primary_and_replica_persist_with_aof(services: dict[str, dict[str, Any]]) -> None:
     for name in ("redis-primary", "redis-replica"):
         assert "--appendonly yes" in command_line(services[name])
@@ -70,7 +67,8 @@ def test_redis_primary_and_replica_persist_with_aof(services: dict[str, dict[str
 
 def test_three_sentinels_watch_the_primary_with_a_majority(services: dict[str, dict[str, Any]]) -> None:
     conf = mounted(services["sentinel-1"], "/etc/trackhouse/sentinel.conf").read_text()
-    assert re.search(r"^sentinel monitor trackhouse redis-primary 6379 2$", conf, re.MULTILINE)
+    [(host, quorum)] = re.findall(r"^sentinel monitor trackhouse (\S+) 6379 (\d+)$", conf, re.MULTILINE)
+    assert host == "redis-primary" and int(quorum) == len(SENTINELS) // 2 + 1  # a majority decides
     for name in SENTINELS:
         assert services[name]["command"] == services["sentinel-1"]["command"]
         assert "--sentinel" in command_line(services[name])
@@ -79,9 +77,10 @@ def test_three_sentinels_watch_the_primary_with_a_majority(services: dict[str, d
 def test_keeper_has_three_voters_with_distinct_ids(services: dict[str, dict[str, Any]]) -> None:
     config = ET.parse(mounted(services["keeper-1"], "/etc/clickhouse-keeper/keeper_config.xml")).getroot()
     voters = {s.findtext("hostname"): s.findtext("id") for s in config.iter("server")}
-    assert voters == {name: str(i) for i, name in enumerate(KEEPERS, 1)}
+    assert set(voters) == set(KEEPERS) and len(set(voters.values())) == len(KEEPERS)
+    # Each keeper takes its id from its environment: the one its own entry in the voters names.
     assert config.find("keeper_server/server_id").get("from_env") == "KEEPER_SERVER_ID"  # type: ignore[union-attr]
-    assert [services[name]["environment"]["KEEPER_SERVER_ID"] for name in KEEPERS] == ["1", "2", "3"]
+    assert {name: services[name]["environment"]["KEEPER_SERVER_ID"] for name in KEEPERS} == voters
 
 
 def test_clickhouse_replicas_share_a_shard_and_keeper(services: dict[str, dict[str, Any]]) -> None:
@@ -109,8 +108,8 @@ def test_app_services_use_sentinel_replica_acks_and_the_cluster(
     settings = app_settings(services[name])
     assert settings.redis_url is None
     assert sorted(settings.redis_sentinels) == [f"{sentinel}:26379" for sentinel in SENTINELS]
-    assert settings.redis_min_replicas_ack == 1
-    assert settings.clickhouse_cluster == "trackhouse"
+    assert settings.redis_min_replicas_ack >= 1  # a failover cannot lose an acknowledged event
+    assert settings.clickhouse_cluster == app_settings(services["api"]).clickhouse_cluster
     assert settings.store_url.split("@")[1] in {f"{replica}:8123" for replica in REPLICAS}
 
 
@@ -138,7 +137,8 @@ def test_healthchecks_restarts_and_scaling(services: dict[str, dict[str, Any]]) 
 
 def test_only_the_api_and_a_loopback_dashboard_are_published(services: dict[str, dict[str, Any]]) -> None:
     published = {name: service["ports"] for name, service in services.items() if "ports" in service}
-    assert published == {"api": ["8000:8000"], "rq-dashboard": ["127.0.0.1:9181:9181"]}
+    assert set(published) == {"api", "rq-dashboard"}
+    assert all(str(port).startswith("127.0.0.1:") for port in published["rq-dashboard"])
     assert "--json" in command_line(services["rq-dashboard"]).split()
     dashboard = services["rq-dashboard"]["environment"]
     assert dashboard["RQ_DASHBOARD_REDIS_URL"].startswith("redis+sentinel://:${REDIS_PASSWORD:?")
