@@ -47,8 +47,18 @@ def rows(n: int, count: int = 1) -> list[dict[str, Any]]:
 async def burst(committer: GroupCommitter, gate: GatedEnqueue, count: int) -> list[BaseException | None]:
     first = asyncio.create_task(committer.submit(rows(0), 100))
     await asyncio.to_thread(gate.first_started.wait, 5)  # the first enqueue is in flight...
-    others = [asyncio.create_task(committer.submit(rows(i), 100)) for i in range(1, count)]
-    await asyncio.sleep(0.05)
+    submitted = asyncio.Event()
+    started = 0
+
+    async def submit(n: int) -> None:
+        nonlocal started
+        started += 1
+        if started == count - 1:
+            submitted.set()  # wakes the waiter on a later turn of the loop: after this submit queued
+        await committer.submit(rows(n), 100)  # queues its rows before its first await
+
+    others = [asyncio.create_task(submit(i)) for i in range(1, count)]
+    await asyncio.wait_for(submitted.wait(), 5)  # ...the others have queued their rows...
     assert not any(task.done() for task in others)  # ...and nobody else is answered yet
     gate.release.set()
     return await asyncio.gather(first, *others, return_exceptions=True)
