@@ -19,14 +19,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.dashboard import mount_dashboard
+from api.rq_dashboard import mount_dashboard
 from shared.lifetime import die_with_parent
 from shared.logs import configure_logging
-from shared.query.remote import RemoteEngine
 from shared.queue.connect import connect, describe_redis, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from shared.store_process.remote import RemoteEngine
 
 log = logging.getLogger(__name__)
 

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_api(settings, processes=args.processes)
     elif args.command == "store":
-        from cli.store import run_store
+        from shared.store_process.process import run_store
 
         run_store(settings, sole_worker=args.sole_worker)
     elif args.command == "worker":

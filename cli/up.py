@@ -1,7 +1,7 @@
 """`trackhouse up`, the embedded topology, as a supervisor of child processes:
 - a redis-server (unless TRACKHOUSE_REDIS_URL or Sentinels are set), AOF under the data dir;
-- the store process (`trackhouse store`, cli.store): the chDB engine, migrations, the worker
-  threads, and the reads of the API, answered on a unix socket;
+- the store process (`trackhouse store`, shared.store_process): the chDB engine, migrations,
+  the worker threads, and the reads of the API, answered on a unix socket;
 - the API (`trackhouse api`, TRACKHOUSE_API_PROCESSES of them, default one per core), which
   only validates and enqueues, and forwards reads to the store process.
 Ingestion and storage each get an interpreter of their own, so on two cores request handling
@@ -23,11 +23,11 @@ from types import FrameType
 
 from cli.status import mask_url
 from cli.supervise import Child, CrashLoop, wait_until
-from shared.query.remote import RemoteEngine
-from shared.query.socket_server import run_dir_for, socket_path
 from shared.queue.connect import describe_redis, redis_configured
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
+from shared.store_process.remote import RemoteEngine
+from shared.store_process.socket_server import run_dir_for, socket_path
 
 log = logging.getLogger(__name__)
 

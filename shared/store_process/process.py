@@ -1,7 +1,7 @@
 """`trackhouse store`: the store process of the embedded topology. It alone opens the chDB
 engine (one per process, one process per data directory): it migrates, takes back what a dead
 predecessor held, runs the worker threads, and answers the API processes' reads on a unix
-socket (shared.query.socket_server). `trackhouse up` starts and supervises it; ingestion and
+socket (socket_server.py). `trackhouse up` starts and supervises it; ingestion and
 analytics then never share an interpreter (or a GIL) with request handling."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import uvicorn
 
 from shared.query.engine import ClientEngine
 from shared.query.slots import read_slots
-from shared.query.socket_server import prepare_socket, read_app
 from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
 from shared.store.migrate import migrate
+from shared.store_process.socket_server import prepare_socket, read_app
 from worker.recovery import reclaim_at_startup
 from worker.runner import WorkerThreads
 

@@ -1,6 +1,6 @@
 """`RemoteEngine`: the ReadEngine of an API process whose store lives in another process
 (`trackhouse up`: the store process owns chDB). Each call is one HTTP request over the store
-process's unix socket (shared.query.socket_server); a connection per call is cheap on a local
+process's unix socket (socket_server.py); a connection per call is cheap on a local
 socket and needs no pool shared between threads."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.query import wire
 from shared.query.errors import StoreUnavailable
 from shared.query.sql import Statement
+from shared.store_process import wire
 
 _CHUNK = 1 << 16
 

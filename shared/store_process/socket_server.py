@@ -18,11 +18,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from shared.files import private_dir
-from shared.query import wire
 from shared.query.bounded_stream import BoundedStreamingResponse
 from shared.query.engine import ReadEngine
 from shared.query.errors import QueryError, StoreUnavailable
 from shared.queue.redis_server import MAX_UNIX_SOCKET_PATH
+from shared.store_process import wire
 
 _DONE = object()
 

@@ -1,4 +1,4 @@
-"""What crosses the store process's socket (shared.query.remote ↔ shared.query.socket_server):
+"""What crosses the store process's socket (remote.py ↔ socket_server.py):
 statements, rows and errors as JSON. Datetimes and dates are tagged so they come back as the
 types clickhouse-connect gave the store process; nothing else in a row needs it (JSON columns
 are strings). JSON, not pickle: the socket must never be a way to run code."""

@@ -17,8 +17,8 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer  # stdlib json: what `rq-dashboard --json` uses
 
-from api.dashboard import mount_dashboard
 from api.lockout import MAX_FAILURES
+from api.rq_dashboard import mount_dashboard
 from shared.queue.redis_server import RedisServer
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings

@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from redis import Redis
 from rq.job import Job
 
-from api.dashboard import mount_dashboard
+from api.rq_dashboard import mount_dashboard
 from shared.queue.jobs import events_queue
 from shared.queue.redis_server import RedisServer, free_port
 from shared.queue.serializer import OrjsonSerializer

@@ -19,9 +19,9 @@ from clickhouse_connect.driver.client import Client
 
 from shared.query import sql
 from shared.query.engine import ClientEngine
-from shared.query.remote import RemoteEngine
 from shared.query.slots import one_slot
-from shared.query.socket_server import prepare_socket, read_app
+from shared.store_process.remote import RemoteEngine
+from shared.store_process.socket_server import prepare_socket, read_app
 from tests.support.processes import wait_for
 from tests.support.read_api import ADMIN, read_api
 

@@ -34,12 +34,12 @@ from shared.query import sql
 from shared.query.engine import ClientEngine
 from shared.query.model import QueryBody, Selection, parse_query
 from shared.query.ranges import resolve_range
-from shared.query.remote import RemoteEngine
 from shared.query.slots import one_slot
-from shared.query.socket_server import prepare_socket, read_app
 from shared.query.sql import Limits
 from shared.settings import Settings
 from shared.store.migrate import migrate
+from shared.store_process.remote import RemoteEngine
+from shared.store_process.socket_server import prepare_socket, read_app
 from tests.support.apps import api_client
 from tests.support.processes import wait_for
 from tests.support.stored import store_events

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from api.dashboard import mount_dashboard
+from api.rq_dashboard import mount_dashboard
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event

@@ -8,7 +8,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from shared.query.socket_server import prepare_socket, run_dir_for, socket_path
+from shared.store_process.socket_server import prepare_socket, run_dir_for, socket_path
 
 
 def _mode(path: Path) -> int:

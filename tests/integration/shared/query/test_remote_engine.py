@@ -13,11 +13,11 @@ import uvicorn
 
 from shared.query.engine import ClientEngine
 from shared.query.errors import QueryError, StoreUnavailable
-from shared.query.remote import RemoteEngine
 from shared.query.slots import one_slot
-from shared.query.socket_server import prepare_socket, read_app
 from shared.query.sql import Statement
 from shared.store.client import open_client
+from shared.store_process.remote import RemoteEngine
+from shared.store_process.socket_server import prepare_socket, read_app
 from tests.support.markers import server_fixture
 from tests.support.processes import wait_for
 

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from shared.query import wire
 from shared.query.errors import QueryBusy, QueryError, QueryTimeout, QueryTooLarge, StoreUnavailable
 from shared.query.sql import Statement
+from shared.store_process import wire
 
 
 def test_rows_keep_their_types() -> None:
