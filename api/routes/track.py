@@ -32,7 +32,7 @@ def body_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, UnsupportedEncoding):
         return error(415, str(exc))
     assert isinstance(exc, EventError)
-    return error(exc.status, exc.message)  # 413 for a field over its cap
+    return error(exc.status, exc.message)
 
 
 def overloaded(overload: Overload) -> JSONResponse:

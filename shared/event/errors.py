@@ -1,7 +1,7 @@
 """What a client got wrong in one event.
 
     EventError (400: a field and a problem)
-    ├── FieldTooLarge (413: a value over its cap)
+    ├── FieldTooLarge (400: a value over its cap, as the contract says)
     └── MissingFieldError (400: the contract's "Missing required field: …")
 """
 
@@ -25,9 +25,10 @@ class EventError(ValueError):
 
 
 class FieldTooLarge(EventError):
-    """A value over its size cap (length, bytes, nesting, count): answered 413, not 400."""
+    """A value over its size cap (length, bytes, nesting, count). The contract makes it a 400
+    like every other bad field; only a body over its cap is a 413 (api.body)."""
 
-    status = 413
+    status = 400
 
 
 class MissingFieldError(EventError):

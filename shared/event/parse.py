@@ -2,7 +2,7 @@
 
 `parse_event(obj, context)` is the only way in (`parse_events` for a /batch: the same, for a
 list, validated in one pass when every event is valid). It raises `EventError` (a field and a
-problem) for anything a client got wrong (`FieldTooLarge`, status 413, for a value over its
+problem) for anything a client got wrong (`FieldTooLarge` for a value over its
 cap), and returns a dict keyed by `shared.store.schema.EVENT_COLUMNS` whose values are plain JSON
 (no pickle on the queue). The caps are in `shared.event.limits`.
 """

@@ -1,4 +1,4 @@
-"""Bad input is a 4xx, never a 500: per-field caps (413), numbers out of range, control
+"""Bad input is a 4xx, never a 500: per-field caps (400, as the contract says), numbers out of range, control
 characters and lone surrogates (400), and the request headers that are truncated instead."""
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ def client(settings: Settings, fake_redis: Redis) -> TestClient:
     return api_client(settings, fake_redis)
 
 
-# --- caps: 413 -------------------------------------------------------------------------------
+# --- caps: 400 -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("field", "cap"), CAPS.items())
-def test_text_caps_count_characters_and_answer_413(field: str, cap: int) -> None:
+def test_text_caps_count_characters_and_answer_400(field: str, cap: int) -> None:
     assert parse(**{field: "é" * cap})[field] == "é" * cap  # characters, not UTF-8 bytes
     error = refusal(**{field: "x" * (cap + 1)})
-    assert isinstance(error, FieldTooLarge) and error.status == 413
+    assert isinstance(error, FieldTooLarge) and error.status == 400
     assert error.message == f"{field}: longer than {cap} characters"
 
 
@@ -239,15 +239,15 @@ def test_an_overlong_ip_is_refused_before_parsing() -> None:
 
 
 # --- over HTTP -------------------------------------------------------------------------------
-def test_an_oversized_field_is_413_over_http(client: TestClient) -> None:
+def test_an_oversized_field_is_the_contracts_400_over_http(client: TestClient) -> None:
     response = client.post(TRACK, json=basic_event(link_id="x" * (MAX_ID_CHARS + 1)))
-    assert response.status_code == 413
+    assert response.status_code == 400
     assert response.json() == {"error": f"link_id: longer than {MAX_ID_CHARS} characters"}
 
 
 def test_an_oversized_field_is_a_4xx_in_the_contract_shape(client: TestClient) -> None:
     response = client.post(TRACK, json=basic_event(link_tags=["t"] * (MAX_TAGS + 1)))
-    assert response.status_code in (400, 413)
+    assert response.status_code == 400
     assert response.json() == {"error": f"link_tags: more than {MAX_TAGS} tags"}
 
 
