@@ -1,4 +1,4 @@
-"""Response bodies exactly as the contract (`shared/spec/track-api.md`) spells them."""
+"""Response bodies exactly as the contract (docs/contract.md) spells them."""
 
 from __future__ import annotations
 
