@@ -19,6 +19,7 @@ from api.body_cap import BodyCap
 from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
+from api.paths import BATCH_PATH, TRACK_PATH
 from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
 from api.reads import ReadSide
 from api.responses import error
@@ -81,7 +82,7 @@ def create_app(
     app.add_middleware(BodyCap, limit_bytes=settings.api_max_body_bytes)  # ingestion caps its own
     app.add_middleware(
         IngestFastPath,
-        handlers={"/api/events/track": track.track, "/api/events/batch": batch.batch},
+        handlers={TRACK_PATH: track.track, BATCH_PATH: batch.batch},
         guard=guard if guard.active else None,
     )
     # Added last, so outermost: fast-path answers (201, 401, 429, ...) get the CORS headers too.
@@ -113,7 +114,7 @@ def create_app(
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        if request.url.path == "/api/events/track":
+        if request.url.path == TRACK_PATH:
             return JSONResponse(
                 {"error": "Failed to track event", "details": type(exc).__name__}, status_code=500
             )

@@ -16,9 +16,8 @@ from collections.abc import Collection
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.paths import INGEST_PATHS
 from api.responses import DROPPED_HEADER
-
-INGEST_PATHS = frozenset({"/api/events/track", "/api/events/batch"})
 
 # Content-Type: fetch with application/json needs a preflight (sendBeacon's text/plain does not).
 # Authorization / X-Write-Key carry write keys; Content-Encoding: gzip bodies.

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.client import ClientResolver
+from api.paths import BATCH_PATH, TRACK_PATH
 from api.responses import error
 from api.write_keys import WriteKeys
 from shared import metrics
@@ -303,7 +304,7 @@ class IngestGuard:
         return None
 
 
-_REJECTED = {"/api/events/track": metrics.TRACK_REJECTED, "/api/events/batch": metrics.BATCH_REJECTED}
+_REJECTED = {TRACK_PATH: metrics.TRACK_REJECTED, BATCH_PATH: metrics.BATCH_REJECTED}
 
 
 def _refused(request: Request, reason: metrics.Reason, response: Response) -> Response:

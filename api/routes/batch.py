@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from api.body import read_body, split_batch
+from api.paths import BATCH_PATH
 from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
 from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
@@ -82,7 +83,7 @@ _REQUEST_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/api/events/batch",
+    BATCH_PATH,
     status_code=201,
     response_model=BatchResult,
     openapi_extra=_REQUEST_BODY,

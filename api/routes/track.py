@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from api.backpressure import Overload
 from api.body import BodyTooLarge, UnsupportedEncoding, decode_json, read_body
+from api.paths import TRACK_PATH
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
@@ -64,7 +65,7 @@ _REQUEST_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/api/events/track",
+    TRACK_PATH,
     status_code=201,
     response_model=Tracked,
     openapi_extra=_REQUEST_BODY,
