@@ -1,6 +1,7 @@
 """Store errors become the client answers the README promises (408, 400), never a 500; a
 store that cannot be opened is a 503. The messages are ClickHouse's own (as chDB raised them
-here); the read-cap case also runs against real chDB in tests/integration/api/test_query.py."""
+here); the read-cap case also runs against real chDB in
+tests/integration/api/query/test_query_keys.py."""
 
 from __future__ import annotations
 
