@@ -19,8 +19,9 @@ from api.body_cap import BodyCap
 from api.cors import IngestCORS
 from api.fast_path import IngestFastPath
 from api.group_commit import GroupCommitter
+from api.ingest_guard import IngestGuard, ResolveOnce
 from api.paths import BATCH_PATH, TRACK_PATH
-from api.rate_limit import IngestGuard, RateLimiter, ResolveOnce
+from api.rate_limit import RateLimiter
 from api.reads import ReadSide
 from api.responses import error
 from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker

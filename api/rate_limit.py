@@ -34,15 +34,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from redis import Redis
-from starlette.requests import Request
 from starlette.responses import Response
 
-from api.client import ClientResolver
-from api.paths import BATCH_PATH, TRACK_PATH
 from api.responses import error
-from api.write_keys import WriteKeys
-from shared import metrics
-from shared.event.parse import RequestContext
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +46,6 @@ SYNC_SECONDS = 0.1
 """How often a process reports to Redis: bounds the cross-process overshoot (see above)."""
 MAX_KEYS_PER_SYNC = 5000
 """Keeps one script call short (Redis runs it atomically); the rest go in the next report."""
-_CONTEXT_SCOPE_KEY = "trackhouse.request_context"
 
 # KEYS: bucket hashes. ARGV: rate, burst, tokens taken, for each key in turn.
 # Returns each bucket's balance (a string: Lua numbers would reach the client as integers).
@@ -243,18 +236,6 @@ class RateLimiter:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-class ResolveOnce(ClientResolver):
-    """A ClientResolver that resolves each request once: the guard needs the client IP before
-    the handler asks for the same context (~9 us saved per request; the context is frozen)."""
-
-    def context(self, request: Request) -> RequestContext:
-        scope = request.scope
-        context: RequestContext | None = scope.get(_CONTEXT_SCOPE_KEY)
-        if context is None:
-            context = scope[_CONTEXT_SCOPE_KEY] = super().context(request)
-        return context
-
-
 def ip_bucket(ip: str) -> str:
     """The bucket of a client address: IPv6 by /64, the block one subscriber gets (a client
     with a /64 could otherwise take a fresh address, and a fresh bucket, per request)."""
@@ -272,44 +253,3 @@ def ip_bucket(ip: str) -> str:
 def too_many_requests(wait_seconds: float) -> Response:
     retry_after = max(1, math.ceil(wait_seconds))
     return error(429, "Too many requests: slow down", headers={"Retry-After": str(retry_after)})
-
-
-class IngestGuard:
-    """What the fast path checks before a handler runs, cheapest refusal first: the client IP's
-    rate (also throttles key guessing), the write key (401 before the body is read), the key's
-    rate. None: go ahead."""
-
-    def __init__(self, resolver: ClientResolver, write_keys: WriteKeys, limiter: RateLimiter | None) -> None:
-        self._resolver = resolver
-        self._write_keys = write_keys if write_keys.enabled else None
-        self._limiter = limiter
-
-    @property
-    def active(self) -> bool:
-        return self._write_keys is not None or self._limiter is not None
-
-    def __call__(self, request: Request) -> Response | None:
-        limiter = self._limiter
-        if limiter is not None and limiter.ip is not None:
-            # The resolver's address: X-Forwarded-For counts only from TRUSTED_PROXIES.
-            wait = limiter.take_ip(self._resolver.context(request).ip_address or "")
-            if wait:
-                return _refused(request, "rate_limited", too_many_requests(wait))
-        if self._write_keys is not None:
-            grant = self._write_keys.authorize(request)
-            if isinstance(grant, Response):
-                return _refused(request, "unauthorized", grant)
-            if limiter is not None and (wait := limiter.take_key(grant.label)):
-                return _refused(request, "rate_limited", too_many_requests(wait))
-        return None
-
-
-_REJECTED = {TRACK_PATH: metrics.TRACK_REJECTED, BATCH_PATH: metrics.BATCH_REJECTED}
-
-
-def _refused(request: Request, reason: metrics.Reason, response: Response) -> Response:
-    # One event per request: its body, and so its event count, is never read.
-    counters = _REJECTED.get(request.scope["path"])
-    if counters is not None:
-        counters[reason].inc()
-    return response

@@ -11,7 +11,7 @@ can neither choose nor compute without the process's secret, so it reveals nothi
 configured keys; and it costs one hash whatever the number of keys, where `hmac.compare_digest`
 against each key costs O(keys) per request. The raw keys are not kept.
 
-`IngestGuard` (api.rate_limit) calls `authorize` ahead of the handlers, which records the key's
+`IngestGuard` (api.ingest_guard) calls `authorize` ahead of the handlers, which records the key's
 project in the ASGI scope; the handlers call `apply_project` on each parsed event.
 """
 
