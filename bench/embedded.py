@@ -25,9 +25,9 @@ from bench.phase import Config, Result, api_rss, cost_figures, half_phase, load_
 from bench.procs import PYTHON, Processes, clean_env, wait_http_ok
 from bench.queue_probe import failed, wait_drained
 from bench.store_read import read_phases
-from cli.status import resolve_redis_url
 from shared.queue.redis_server import free_port
 from shared.settings import Settings
+from shared.urls import resolve_redis_url
 
 BATCH_SIZE = 100
 _ONE_API = "-1api"

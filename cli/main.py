@@ -103,14 +103,14 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    from cli.status import embedded_socket, mask_url, resolve_redis_url
     from shared.queue.connect import connect, connect_redis, describe_redis
+    from shared.urls import embedded_redis_socket, mask_url, resolve_redis_url
 
     url = describe_redis(settings) if settings.redis_sentinels else resolve_redis_url(settings)
     if url is None:
         print(
             f"trackhouse {args.command}: no Redis to read: TRACKHOUSE_REDIS_URL is unset and there is no "
-            f"embedded Redis socket at {embedded_socket(settings)} (is `trackhouse up` running?)",
+            f"embedded Redis socket at {embedded_redis_socket(settings)} (is `trackhouse up` running?)",
             file=sys.stderr,
         )
         return 1

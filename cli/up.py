@@ -21,13 +21,13 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from cli.status import mask_url
 from cli.supervise import Child, CrashLoop, wait_until
 from shared.queue.connect import describe_redis, redis_configured
 from shared.queue.redis_server import RedisServer
 from shared.settings import Settings
 from shared.store_process.remote import RemoteEngine
 from shared.store_process.socket_server import run_dir_for, socket_path
+from shared.urls import mask_url
 
 log = logging.getLogger(__name__)
 

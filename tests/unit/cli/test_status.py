@@ -11,8 +11,9 @@ import pytest
 
 from cli.failed import DeadLetter, parse_duration, render_list
 from cli.main import _parser
-from cli.status import Snapshot, StoreCheck, WorkerInfo, format_age, mask_url, render, resolve_redis_url
+from cli.status import Snapshot, StoreCheck, WorkerInfo, format_age, render
 from shared.settings import Settings
+from shared.urls import mask_url, resolve_redis_url
 
 
 def snapshot(**overrides: object) -> Snapshot:
