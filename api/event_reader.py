@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.query import sql
 from shared.query.engine import ReadEngine
-from shared.query.sql import Statement
-from shared.store.schema import EVENT_COLUMNS, JSON_COLUMNS
+from shared.store.schema import JSON_COLUMNS
 
-_READ_COLUMNS = (*EVENT_COLUMNS, "inserted_at")
 MAX_SCOPES = 10
 """Scopes listed when an id is ambiguous."""
 
@@ -45,22 +44,11 @@ def find_event(
 ) -> dict[str, Any] | Ambiguous | None:
     """The stored event `event_id` (in the given team / project, when given), or None, or the
     scopes it names when it is not one event. FINAL collapses re-sent copies to the first."""
-    where = ["event_id = {event_id:String}"]
-    parameters = {"event_id": event_id}
-    if team_id is not None:
-        where.append("team_id = {team_id:String}")
-        parameters["team_id"] = team_id
-    if project_id is not None:
-        where.append("project_id = {project_id:String}")
-        parameters["project_id"] = project_id
-    # The first-received row of each scope, scopes in a stable order; one more than listed.
-    statement = Statement(
-        f"SELECT {', '.join(_READ_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(where)} "
-        "ORDER BY team_id, project_id, received_at, inserted_at "
-        f"LIMIT 1 BY team_id, project_id LIMIT {MAX_SCOPES + 1}",
-        parameters,
+    # One more scope than listed, to know there are more.
+    statement = sql.event_by_id(
+        database, event_id, team_id=team_id, project_id=project_id, max_scopes=MAX_SCOPES + 1
     )
-    rows = [dict(zip(_READ_COLUMNS, row, strict=True)) for row in engine.rows(statement)]
+    rows = [dict(zip(statement.columns, row, strict=True)) for row in engine.rows(statement)]
     if not rows:
         return None
     if len(rows) > 1:

@@ -1,12 +1,13 @@
-"""A `Query` (or a `Selection`, for exports) as SQL text plus bound parameters.
+"""Every read's SQL: a `Query` (or a `Selection`, for exports), or the lookup of one event by id
+(GET /api/events/{id}), as SQL text plus bound parameters.
 
 Identifiers come only from the allow-lists (`metrics`, `dimensions`, `schema`) and the
 validated database name; every value a client sent is a `{name:Type}` parameter. Reads use
 FINAL, so an event_id re-sent to the ReplacingMergeTree counts once even before a merge.
 
-Every read carries its caps as ClickHouse settings (`Limits`): time, rows and bytes read,
-memory, and for an aggregate the size of its result, so the store never builds an answer
-larger than the API would send.
+Every query and export carries its caps as ClickHouse settings (`Limits`): time, rows and
+bytes read, memory, and for an aggregate the size of its result, so the store never builds an
+answer larger than the API would send. The lookup by id (`event_by_id`) carries none.
 """
 
 from __future__ import annotations
@@ -235,4 +236,29 @@ def export(
     sql = f"SELECT {', '.join(columns)} FROM {database}.events FINAL" + where(selection, params)
     return Statement(
         sql + f" ORDER BY {_TABLE_ORDER}" + limits.clause(timeout_seconds), params, EXPORT_COLUMNS
+    )
+
+
+def event_by_id(
+    database: str, event_id: str, *, team_id: str | None, project_id: str | None, max_scopes: int
+) -> Statement:
+    """GET /api/events/{id}: the first-received row of each (team_id, project_id) holding
+    `event_id` (in the given team / project, when given), scopes in a stable order, at most
+    `max_scopes` of them. FINAL collapses re-sent copies to the first; copies that did not
+    collapse (another link or day, so another sorting key) are ordered first-received first,
+    as deduplication keeps them. `columns` names the row's columns."""
+    conditions = ["event_id = {event_id:String}"]
+    parameters = {"event_id": event_id}
+    if team_id is not None:
+        conditions.append("team_id = {team_id:String}")
+        parameters["team_id"] = team_id
+    if project_id is not None:
+        conditions.append("project_id = {project_id:String}")
+        parameters["project_id"] = project_id
+    return Statement(
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(conditions)} "
+        "ORDER BY team_id, project_id, received_at, inserted_at "
+        f"LIMIT 1 BY team_id, project_id LIMIT {int(max_scopes)}",
+        parameters,
+        EXPORT_COLUMNS,
     )

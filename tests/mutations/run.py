@@ -235,7 +235,7 @@ MUTATIONS = (
     Mutation(
         "read-last-received-copy",
         "GET /api/events/{id} answers with the first-received copy when copies did not collapse",
-        "api/event_reader.py",
+        "shared/query/sql.py",
         '"ORDER BY team_id, project_id, received_at, inserted_at "',
         '"ORDER BY team_id, project_id, received_at DESC, inserted_at DESC "',
         ("tests/integration/api/test_read_event_first_copy.py",),
