@@ -25,7 +25,7 @@ from shared.logs import configure_logging
 from shared.queue.connect import connect, describe_redis, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
-from shared.store.migrate import migrate
+from shared.store.migrate import migrate_configured
 from shared.store_process.remote import RemoteEngine
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ def run_api(settings: Settings, *, processes: int | None = None) -> None:
                 "store is chDB: run exactly one `trackhouse worker`; reads from the API will fail while it runs"
             )
         else:
-            migrate(
-                open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
-            )
+            migrate_configured(open_client(settings.store_url), settings)
     processes = processes or settings.api_processes
     if processes > 1:
         serve_processes(settings, processes)

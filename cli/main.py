@@ -189,14 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(settings, burst=args.burst, concurrency=args.concurrency)
     elif args.command == "migrate":
         from shared.store.client import open_client
-        from shared.store.migrate import dry_run, migrate
+        from shared.store.migrate import dry_run, migrate_configured
 
         if args.dry_run:
             print(dry_run(settings.clickhouse_database, settings.clickhouse_cluster))
             return 0
-        applied = migrate(
-            open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster
-        )
+        applied = migrate_configured(open_client(settings.store_url), settings)
         print(f"applied {len(applied)} migration(s)" if applied else "schema up to date")
     elif args.command == "query":
         from cli.query import run

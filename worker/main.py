@@ -19,7 +19,7 @@ from shared.lifetime import Child, Supervisor
 from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
-from shared.store.migrate import migrate
+from shared.store.migrate import migrate_configured
 from worker.runner import run_worker_process
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def run_worker(settings: Settings, *, burst: bool = False, concurrency: int = 1)
                 "--concurrency > 1 needs a ClickHouse server: chDB allows one process per data directory"
             )
         raise SystemExit(_supervise(settings, concurrency, burst=burst))
-    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)
+    migrate_configured(open_client(settings.store_url), settings)
     run_worker_process(connect(settings, patient=True), settings, burst=burst)
 
 
@@ -43,7 +43,7 @@ def child_command(burst: bool) -> list[str]:
 
 
 def _supervise(settings: Settings, concurrency: int, *, burst: bool) -> int:
-    migrate(open_client(settings.store_url), settings.clickhouse_database, settings.clickhouse_cluster)  # the children find it done
+    migrate_configured(open_client(settings.store_url), settings)  # the children find it done
     children = []
     for index in range(concurrency):
         env = dict(os.environ)

@@ -49,8 +49,12 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from clickhouse_connect.driver.client import Client
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +208,9 @@ def migrate(client: Client, database: str, cluster: str | None = None) -> list[M
         log.info("applied migration %04d_%s", migration.version, migration.name)
         done.append(migration)
     return done
+
+
+def migrate_configured(client: Client, settings: Settings) -> list[Migration]:
+    """`migrate` into the configured database (CLICKHOUSE_DATABASE), for the configured cluster
+    (CLICKHOUSE_CLUSTER) if set: what every process that migrates at start-up runs."""
+    return migrate(client, settings.clickhouse_database, settings.clickhouse_cluster)

@@ -17,7 +17,7 @@ from shared.query.slots import read_slots
 from shared.queue.connect import connect, redis_configured
 from shared.settings import Settings
 from shared.store.client import open_client
-from shared.store.migrate import migrate
+from shared.store.migrate import migrate_configured
 from shared.store_process.socket_server import prepare_socket, read_app
 from worker.recovery import reclaim_at_startup
 from worker.runner import WorkerThreads
@@ -35,7 +35,7 @@ def run_store(settings: Settings, *, sole_worker: bool) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     path = prepare_socket(settings.store_socket.parent)
     store = open_client(settings.store_url)
-    migrate(store, settings.clickhouse_database, settings.clickhouse_cluster)
+    migrate_configured(store, settings)
     redis = connect(settings, patient=True)
     reclaim_at_startup(redis, settings, sole_worker=sole_worker)
     engine = ClientEngine(lambda: open_client(settings.store_url), read_slots(settings))
