@@ -15,18 +15,19 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from shared import stats
-from shared.queue.jobs import events_in, events_queue
+from shared.queue.depth import read_depth
+from shared.queue.jobs import events_queue
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_SAMPLE_JOBS = 200  # job ids read to estimate events per queued job
+_SAMPLE_JOBS = 200
+"""Job ids read per reading, the events of a deeper queue estimated from them."""
 _MIN_RETRY_SECONDS, _MAX_RETRY_SECONDS = 1, 300
 
 
@@ -45,25 +46,11 @@ class Reading:
 
 
 def read(redis: Redis, settings: Settings) -> Reading:
-    queue = events_queue(redis, settings)
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.llen(queue.key)
-        pipe.lrange(queue.key, 0, _SAMPLE_JOBS - 1)
-        pipe.info("memory")
-        jobs, sample, memory = pipe.execute()
-    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in sample]
-    per_job = sum(events_in(i) for i in ids) / len(ids) if ids else 0.0
-    age = 0.0
-    if ids:
-        enqueued = redis.hget(f"rq:job:{ids[0]}", "enqueued_at")
-        if enqueued:
-            text = enqueued.decode() if isinstance(enqueued, bytes) else str(enqueued)
-            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            age = max(0.0, (datetime.now(UTC) - at).total_seconds())
+    depth = read_depth(redis, events_queue(redis, settings).key, sample=_SAMPLE_JOBS)
+    memory = redis.info("memory")
     maxmemory = int(memory.get("maxmemory", 0) or 0)
     ratio = int(memory.get("used_memory", 0)) / maxmemory if maxmemory else 0.0
-    return Reading(int(jobs * per_job), age, ratio, stats.stored_per_second(redis))
+    return Reading(depth.events, depth.oldest_age_seconds or 0.0, ratio, stats.stored_per_second(redis))
 
 
 def judge(reading: Reading, settings: Settings) -> Overload | None:

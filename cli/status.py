@@ -15,19 +15,15 @@ from datetime import UTC, datetime
 import clickhouse_connect
 import orjson
 from redis import Redis
-from rq.job import Job
 from rq.worker import Worker
 
 from shared import stats
-from shared.queue.jobs import events_in, events_queue
+from shared.queue.depth import read_depth
+from shared.queue.jobs import events_queue
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from shared.urls import mask_url
 
-_ID_CHUNK = 10_000
-"""Queue ids read per LRANGE when counting events: a deep queue is not pulled in one reply."""
-_HEAD_PROBE = 10
-"""Queued ids tried for the oldest job's age (the head's hash may have been deleted by hand)."""
 _HTTP_TIMEOUT_SECONDS = 2
 
 
@@ -67,32 +63,6 @@ class Snapshot:
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z)
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _queued(redis: Redis, key: str) -> tuple[int, int]:
-    jobs = events = 0
-    start = 0
-    while True:
-        ids = redis.lrange(key, start, start + _ID_CHUNK - 1)
-        jobs += len(ids)
-        events += sum(events_in(_text(raw)) for raw in ids)
-        if len(ids) < _ID_CHUNK:
-            return jobs, events
-        start += _ID_CHUNK
-
-
-def _oldest_age(redis: Redis, key: str, now: datetime) -> float | None:
-    ids = [_text(raw) for raw in redis.lrange(key, 0, _HEAD_PROBE - 1)]
-    for job in Job.fetch_many(ids, connection=redis, serializer=OrjsonSerializer):
-        if job is not None and job.enqueued_at is not None:
-            enqueued = job.enqueued_at
-            enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
-            return max(0.0, (now - enqueued).total_seconds())
-    return None
 
 
 def _workers(redis: Redis, settings: Settings) -> tuple[WorkerInfo, ...]:
@@ -149,15 +119,15 @@ def gather(redis: Redis, settings: Settings, redis_url: str, now: datetime | Non
     """Everything `status` shows. Raises redis' ConnectionError when Redis is away."""
     now = now or datetime.now(UTC)
     queue = events_queue(redis, settings)
-    jobs, events = _queued(redis, queue.key)
+    depth = read_depth(redis, queue.key, sample=None, now=now.timestamp())  # every id: exact
     return Snapshot(
         taken_at=now,
         redis_url=mask_url(redis_url),
         redis_version=str(redis.info("server").get("redis_version", "unknown")),
         queue=settings.queue_name,
-        queued_jobs=jobs,
-        queued_events=events,
-        oldest_queued_age_seconds=_oldest_age(redis, queue.key, now),
+        queued_jobs=depth.jobs,
+        queued_events=depth.events,
+        oldest_queued_age_seconds=depth.oldest_age_seconds,
         scheduled_retries=queue.scheduled_job_registry.get_job_count(cleanup=False),
         started_jobs=queue.started_job_registry.get_job_count(cleanup=False),
         failed_jobs=queue.failed_job_registry.get_job_count(cleanup=False),

@@ -17,7 +17,7 @@ API (counted by the request handlers and the group committer):
 
 Queue (read from Redis at scrape time by `QueueCollector`; served by the API only):
 - `trackhouse_queue_jobs`, `trackhouse_queue_events`: jobs waiting, and the events they hold
-  (from the job ids, `shared.queue.jobs.events_in`; estimated from the first `_SAMPLE_JOBS` ids
+  (from the job ids, `shared.queue.depth`; estimated from the first `_SAMPLE_JOBS` ids
   when the queue is longer, so a deep backlog costs one bounded read per scrape).
 - `trackhouse_queue_oldest_job_age_seconds`: how long the job at the head has waited (0: empty).
 - `trackhouse_retry_scheduled_jobs`: failed jobs waiting for their next attempt.
@@ -60,11 +60,9 @@ from prometheus_client.registry import Collector
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
-from rq.utils import utcparse
 
-from shared.queue.jobs import events_in
+from shared.queue.depth import read_depth
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +169,6 @@ def start_worker_server(port: int, host: str = "127.0.0.1") -> None:
 # --- the queue, read at scrape time ---
 _SAMPLE_JOBS = 10_000
 """Most job ids read per scrape (~40 bytes each); beyond, the queue's events are estimated."""
-_HEAD_CANDIDATES = 10
-"""Head ids whose enqueue time is read: the first may be taken by a worker meanwhile."""
 
 
 class QueueCollector:
@@ -199,24 +195,19 @@ class QueueCollector:
 
     def _read(self) -> list[Metric]:
         now = time.time()
+        depth = read_depth(self._redis, self._queue_key, sample=_SAMPLE_JOBS, now=now)
         with self._redis.pipeline(transaction=False) as pipe:
-            pipe.llen(self._queue_key)
-            pipe.lrange(self._queue_key, 0, _SAMPLE_JOBS - 1)
             pipe.zcard(self._scheduled_key)
             pipe.zcard(self._failed_key)
             pipe.zcount(self._failed_key, 0, now)  # expired, not yet cleaned up by RQ
-            jobs, raw_ids, scheduled, failed, failed_expired = pipe.execute()
-        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in raw_ids]
-        events = sum(events_in(job_id) for job_id in ids)
-        if ids and jobs > len(ids):  # (ids empty: the queue drained between the two reads)
-            events = round(events * jobs / len(ids))
+            scheduled, failed, failed_expired = pipe.execute()
         return [
-            _gauge("trackhouse_queue_jobs", "Jobs waiting in the queue.", jobs),
-            _gauge("trackhouse_queue_events", "Events held by the jobs waiting in the queue.", events),
+            _gauge("trackhouse_queue_jobs", "Jobs waiting in the queue.", depth.jobs),
+            _gauge("trackhouse_queue_events", "Events held by the jobs waiting in the queue.", depth.events),
             _gauge(
                 "trackhouse_queue_oldest_job_age_seconds",
                 "How long the job at the head of the queue has waited (0: empty).",
-                self._oldest_age(ids[:_HEAD_CANDIDATES], now),
+                depth.oldest_age_seconds or 0.0,
             ),
             _gauge(
                 "trackhouse_retry_scheduled_jobs", "Failed jobs waiting for their next attempt.", scheduled
@@ -227,18 +218,6 @@ class QueueCollector:
                 failed - failed_expired,
             ),
         ]
-
-    def _oldest_age(self, head_ids: list[str], now: float) -> float:
-        if not head_ids:
-            return 0.0
-        with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in head_ids:
-                pipe.hget(Job.redis_job_namespace_prefix + job_id, "enqueued_at")
-            stamps: list[bytes | None] = pipe.execute()
-        for stamp in stamps:  # the first job still there: the head's may be gone already
-            if stamp:
-                return max(0.0, now - utcparse(stamp.decode()).timestamp())
-        return 0.0
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

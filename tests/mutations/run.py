@@ -127,9 +127,9 @@ MUTATIONS = (
     Mutation(
         "backpressure-counts-jobs",
         "backpressure counts queued events, not jobs",
-        "api/backpressure.py",
-        "Reading(int(jobs * per_job),",
-        "Reading(int(jobs),",
+        "shared/queue/depth.py",
+        "    events = sum(events_in(job_id) for job_id in ids)\n",
+        "    events = len(ids)\n",
         ("tests/integration/api/test_backpressure.py::test_the_queue_is_measured_in_events_not_jobs",),
     ),
     Mutation(
