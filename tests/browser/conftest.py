@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,11 +25,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, sync_playwright
 
-from shared.queue.redis_server import free_port
 from tests.browser.site import Site, serve_site
 from tests.support.markers import server_fixture
-from tests.support.processes import ROOT, http, trackhouse, wait_for
+from tests.support.processes import ROOT, http, wait_for
 from tests.support.tools import require_tool
+from tests.support.up import running_up
 
 CHROMIUM = os.environ.get("TRACKHOUSE_CHROMIUM", "/usr/bin/chromium")
 ADMIN_TOKEN = "browser-admin-token"
@@ -80,30 +78,14 @@ class Stack:
 def stack() -> Iterator[Stack]:
     """One `trackhouse up` for the browser tests (it owns redis-server and chDB)."""
     data_dir = Path(tempfile.mkdtemp(prefix="th-b-"))
-    port = free_port()
     env = {
-        "TRACKHOUSE_DATA_DIR": str(data_dir),
-        "TRACKHOUSE_PORT": str(port),
         "TRACKHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
         "TRACKHOUSE_READ_KEYS": json.dumps({READ_KEY: READ_KEY_PROJECT}),
     }
-    log = data_dir / "up.log"
-    process = trackhouse(["up"], env, log)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
-            lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
-            timeout_seconds=60,
-            what="trackhouse up to be ready",
-        )
-        assert process.poll() is None, log.read_text()
-        yield Stack(base, log)
+        with running_up(data_dir, env) as up:
+            yield Stack(up.base, up.log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

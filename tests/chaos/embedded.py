@@ -30,8 +30,9 @@ from tests.chaos.load import Ledger, Load
 from tests.chaos.poison import queue_poison
 from tests.chaos.report import Report, tally, write_section
 from tests.chaos.stack import dead_letters, pending_work, stored_counts
-from tests.support.processes import child_port, http, prepare_chdb, trackhouse, wait_for
+from tests.support.processes import child_port, prepare_chdb, wait_for
 from tests.support.supervised import children_of, descendants, gone
+from tests.support.up import Up, start_up
 
 START_SECONDS = 180.0
 """A cold start of the whole (chDB, migrations) on a loaded two-core machine."""
@@ -65,6 +66,7 @@ class EmbeddedStack:
         }
         if api_processes is not None:
             self.env["TRACKHOUSE_API_PROCESSES"] = str(api_processes)
+        self._up: Up | None = None
         self.up: subprocess.Popen[bytes] | None = None
         self.log = self.directory / "up.log"
 
@@ -74,18 +76,13 @@ class EmbeddedStack:
         if self.up is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             prepare_chdb(self.chdb_url)
-        self.up = trackhouse(["up"], self.env, self.log)
+        self._up = start_up(self.directory, self.env)
+        self.up = self._up.process
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        wait_for(
-            self._ready, timeout_seconds=START_SECONDS, what=f"trackhouse up to be ready; see {self.log}"
-        )
-
-    def _ready(self) -> bool:
-        if self.up is not None and self.up.poll() is not None:
-            raise AssertionError(f"trackhouse up exited ({self.up.returncode}); see {self.log}")
-        return http("GET", f"{self.base_url}/readyz")[0] == 200
+        assert self._up is not None
+        self._up.wait_ready(START_SECONDS)
 
     def redis(self) -> Redis:
         url = wait_for(self._redis_url, timeout_seconds=30, what="the redis-server's URL file")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,29 +19,16 @@ from rq.worker import Worker
 
 from shared.queue.connect import connect_redis
 from shared.queue.jobs import enqueue_rows, events_queue
-from shared.queue.redis_server import URL_FILE, free_port
+from shared.queue.redis_server import URL_FILE
 from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from tests.support.builders import basic_event, queue_row
-from tests.support.processes import dump_event_ids, http, prepare_chdb, trackhouse, wait_for
+from tests.support.processes import dump_event_ids, http, prepare_chdb, wait_for
+from tests.support.up import running_up
 from worker.recovery import reclaim_at_startup
 from worker.runner import make_worker
 
 pytestmark = pytest.mark.integration
-
-
-def _up(data_dir: Path, log: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    settings = {"TRACKHOUSE_DATA_DIR": str(data_dir), "TRACKHOUSE_PORT": str(port), **env}
-    process = trackhouse(["up"], settings, data_dir / log)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(
-        lambda: process.poll() is not None or http("GET", f"{base}/readyz")[0] == 200,
-        timeout_seconds=90,
-        what="trackhouse up to be ready",
-    )
-    assert process.poll() is None, (data_dir / log).read_text()
-    return process, base
 
 
 @pytest.mark.timeout(400)  # two cold starts of chDB on a loaded machine
@@ -51,42 +37,39 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
 ) -> None:
     prepare_chdb(f"chdb://{short_dir / 'clickhouse'}")  # merges frozen: every insert stays a row
     # A long linger keeps the worker holding its job (started, not stored) when the kill comes.
-    first, base = _up(short_dir, "first.log", TRACKHOUSE_INSERT_LINGER_MS="10000")
-    redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
-    acknowledged = []
-    for request in range(4):
-        events = [basic_event(event_id=f"crash-{request}-{i}") for i in range(50)]
-        status, body = http("POST", f"{base}/api/events/batch", events)
-        assert status == 201, body
-        acknowledged += [result["event_id"] for result in body["results"]]
-    started = StartedJobRegistry(queue=events_queue(redis, Settings()))
-    wait_for(lambda: started.count >= 1, timeout_seconds=30, what="the worker to hold a job")
-    held = set(redis.zrange(started.key, 0, -1))  # "<job id>:<execution id>" of the dying worker
-    redis_pid = int((short_dir / "redis" / "redis.pid").read_text())
-    os.kill(redis_pid, signal.SIGKILL)  # the whole stack, nothing graceful
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
-    redis.close()
+    with running_up(short_dir, {"TRACKHOUSE_INSERT_LINGER_MS": "10000"}, log_name="first.log") as first:
+        redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
+        acknowledged = []
+        for request in range(4):
+            events = [basic_event(event_id=f"crash-{request}-{i}") for i in range(50)]
+            status, body = http("POST", f"{first.base}/api/events/batch", events)
+            assert status == 201, body
+            acknowledged += [result["event_id"] for result in body["results"]]
+        started = StartedJobRegistry(queue=events_queue(redis, Settings()))
+        wait_for(lambda: started.count >= 1, timeout_seconds=30, what="the worker to hold a job")
+        held = set(redis.zrange(started.key, 0, -1))  # "<job id>:<execution id>" of the dying worker
+        redis_pid = int((short_dir / "redis" / "redis.pid").read_text())
+        os.kill(redis_pid, signal.SIGKILL)  # the whole stack, nothing graceful
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=30)
+        redis.close()
 
     restarted_at = time.monotonic()
-    second, base = _up(short_dir, "second.log")
-    ready_at = time.monotonic()
-    redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
-    try:
-        # Taken back before serving, not when the dead worker's lease lapses.
-        assert held.isdisjoint(redis.zrange(started.key, 0, -1))
-        # Finished jobs are deleted at once (result_ttl 0): none left means all were stored.
+    with running_up(short_dir, log_name="second.log") as second:
+        ready_at = time.monotonic()
+        redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
         try:
-            wait_for(lambda: not redis.keys("rq:job:*"), timeout_seconds=120, what="every job to be stored")
-        except AssertionError as exc:
-            raise AssertionError(
-                f"{exc}; jobs left: {redis.keys('rq:job:*')}\n{(short_dir / 'second.log').read_text()}"
-            ) from None
-        stored_at = time.monotonic()
-    finally:
-        redis.close()
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=60) == 0, (short_dir / "second.log").read_text()
+            # Taken back before serving, not when the dead worker's lease lapses.
+            assert held.isdisjoint(redis.zrange(started.key, 0, -1))
+            # Finished jobs are deleted at once (result_ttl 0): none left means all were stored.
+            try:
+                wait_for(lambda: not redis.keys("rq:job:*"), timeout_seconds=120, what="every job to be stored")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; jobs left: {redis.keys('rq:job:*')}\n{second.log_tail()}") from None
+            stored_at = time.monotonic()
+        finally:
+            redis.close()
+            assert second.stop(60) == 0, second.log_tail()
     with capsys.disabled():
         print(
             f"\n  crash restart: ready {ready_at - restarted_at:.1f} s after the restart, every "

@@ -19,32 +19,16 @@ from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event, detailed_event
 from tests.support.processes import child_port, dump_event_ids, http, trackhouse, wait_for
+from tests.support.up import running_up
 
 pytestmark = pytest.mark.integration
 TOKEN = "embedded-admin-token"
+UP_ENV = {"TRACKHOUSE_ADMIN_TOKEN": TOKEN}
 
 
 @pytest.fixture
 def data_dir(short_dir: Path) -> Path:
     return short_dir
-
-
-def start_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = child_port()
-    env = {
-        "TRACKHOUSE_DATA_DIR": str(data_dir),
-        "TRACKHOUSE_PORT": str(port),
-        "TRACKHOUSE_ADMIN_TOKEN": TOKEN,
-    }
-    process = trackhouse(["up"], env, data_dir / "up.log")
-    base = f"http://127.0.0.1:{port}"
-    wait_for(
-        lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
-        timeout_seconds=60,
-        what="trackhouse up to be ready",
-    )
-    assert process.poll() is None, (data_dir / "up.log").read_text()
-    return process, base
 
 
 def read_back(base: str, event_id: str) -> dict[str, object]:
@@ -63,19 +47,17 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def test_up_tracks_reads_back_and_stops_cleanly(data_dir: Path) -> None:
-    process, base = start_up(data_dir)
-    try:
-        status, body = http("POST", f"{base}/api/events/track", detailed_event())
+    with running_up(data_dir, UP_ENV) as up:
+        status, body = http("POST", f"{up.base}/api/events/track", detailed_event())
         assert status == 201 and body["message"] == "Event tracked successfully"
-        stored = read_back(base, body["event_id"])
+        stored = read_back(up.base, body["event_id"])
         assert stored["conversion_value"] == 99.99 and stored["event_attributes"] == {
             "page": "/checkout",
             "product_id": "xyz789",
         }
         assert stored["ip_address"] == "127.0.0.1"
-    finally:
         redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
-        stop(process, data_dir / "up.log")
+        stop(up.process, up.log)
     assert not Path(f"/proc/{redis_pid}").exists()  # Redis was shut down with us
     assert list(
         (data_dir / "redis").glob("appendonly*")
@@ -88,12 +70,10 @@ def test_up_picks_up_what_was_still_queued(data_dir: Path) -> None:
         client = api_client(Settings(data_dir=data_dir), connect_redis(server.url))
         ids = [client.post("/api/events/track", json=basic_event()).json()["event_id"] for _ in range(10)]
     # ...are stored by the next `trackhouse up` on the same data directory.
-    process, base = start_up(data_dir)
-    try:
+    with running_up(data_dir, UP_ENV) as up:
         for event_id in ids:
-            assert read_back(base, event_id)["event_id"] == event_id
-    finally:
-        stop(process, data_dir / "up.log")
+            assert read_back(up.base, event_id)["event_id"] == event_id
+        stop(up.process, up.log)
 
 
 def test_api_and_worker_as_separate_processes(

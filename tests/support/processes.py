@@ -65,16 +65,25 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         return error.code, json.loads(error.read() or b"null")
 
 
-def wait_for(check: Callable[[], T | None], *, timeout_seconds: float, what: str) -> T:
+def wait_for(
+    check: Callable[[], T | None],
+    *,
+    timeout_seconds: float,
+    what: str,
+    interval: float = 0.1,
+    ignoring: tuple[type[BaseException], ...] = (OSError,),
+) -> T:
+    """`check()`'s first truthy result, tried every `interval` s; raising one of `ignoring` (a
+    server not listening yet) counts as not yet. The suite's one polling loop."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         try:
             result = check()
-        except OSError:
+        except ignoring:
             result = None
         if result:
             return result
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
 
 

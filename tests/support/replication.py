@@ -8,27 +8,23 @@ import signal
 import socket
 import subprocess
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
 
 from shared.lifetime import terminate_with_parent
 from shared.queue.redis_server import find_redis_server, free_port
+from tests.support.processes import wait_for
 
 MASTER = "trackhouse"
 DOWN_AFTER_MS = 1000
 """How long the Sentinels wait before they call the primary down (Redis's default is 30 s)."""
 
 
-def _wait(check: object, what: str, timeout_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():  # type: ignore[operator]
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
+def _wait(check: Callable[..., object], what: str, timeout_seconds: float = 30.0) -> None:
+    # Any error counts as not yet: a server restarting, a Sentinel still discovering its peers.
+    wait_for(check, timeout_seconds=timeout_seconds, what=what, interval=0.05, ignoring=(Exception,))
 
 
 class LinkProxy:

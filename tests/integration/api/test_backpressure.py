@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from api.backpressure import judge, read
 from shared.queue.jobs import enqueue_rows, events_queue
 from shared.settings import Settings
 from tests.support.builders import basic_event, queue_row
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,21 +51,20 @@ def test_the_api_refuses_while_the_queue_is_behind(real_redis: Redis, settings: 
         assert client.post("/api/events/track", json=basic_event()).status_code == 201
         real_redis.delete(events_queue(real_redis, strict).key)  # a worker took it...
         age_head_job(real_redis, strict, minutes=10)  # ...and the next one has waited 10 minutes
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            response = client.post("/api/events/track", json=basic_event())
-            if response.status_code == 503:
-                break
-            time.sleep(0.05)
-        assert response.status_code == 503
+        response = wait_for(
+            lambda: r if (r := client.post("/api/events/track", json=basic_event())).status_code == 503 else None,
+            timeout_seconds=5,
+            what="the API to refuse",
+            interval=0.05,
+        )
         assert "the queue is behind" in response.json()["error"]
         assert 1 <= int(response.headers["Retry-After"]) <= 300
         assert client.post("/api/events/batch", json=[basic_event()]).status_code == 503
         real_redis.delete(events_queue(real_redis, strict).key)  # the workers caught up
-        deadline = time.monotonic() + 5
-        while (
-            time.monotonic() < deadline
-            and client.post("/api/events/track", json=basic_event()).status_code != 201
-        ):
-            time.sleep(0.05)
+        wait_for(
+            lambda: client.post("/api/events/track", json=basic_event()).status_code == 201,
+            timeout_seconds=5,
+            what="the API to accept again",
+            interval=0.05,
+        )
         assert client.post("/api/events/track", json=basic_event()).status_code == 201

@@ -5,7 +5,6 @@ running API (the process that owns chDB), as a separate process."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.queue.redis_server import free_port
-from tests.support.processes import ROOT, http, trackhouse, wait_for
+from tests.support.processes import ROOT, http, wait_for
+from tests.support.up import running_up
 
 pytestmark = pytest.mark.integration
 TOKEN = "readme-admin-token-42"
@@ -24,21 +23,8 @@ COUNTRIES = ["DE", "DE", "FR"]  # the README's loop: three clicks, visitors v-DE
 
 
 def test_readme_examples_and_trackhouse_query_on_the_embedded_topology(short_dir: Path) -> None:
-    port = free_port()
-    env = {
-        "TRACKHOUSE_DATA_DIR": str(short_dir),
-        "TRACKHOUSE_PORT": str(port),
-        "TRACKHOUSE_ADMIN_TOKEN": TOKEN,
-    }
-    process = trackhouse(["up"], env, short_dir / "up.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: http("GET", f"{base}/readyz")[0] == 200 or process.poll() is not None,
-            timeout_seconds=60,
-            what="trackhouse up",
-        )
-        assert process.poll() is None, (short_dir / "up.log").read_text()
+    with running_up(short_dir, {"TRACKHOUSE_ADMIN_TOKEN": TOKEN}) as up:
+        base, env = up.base, up.env
         for country in COUNTRIES:
             event = {
                 "event_type": "click",
@@ -102,6 +88,4 @@ def test_readme_examples_and_trackhouse_query_on_the_embedded_topology(short_dir
         assert csv_lines[0].startswith("event_id,event_type,event_time") and len(csv_lines) == 1 + len(
             COUNTRIES
         )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0, (short_dir / "up.log").read_text()
+        assert up.stop(60) == 0, up.log_tail()
