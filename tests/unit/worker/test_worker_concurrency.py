@@ -30,7 +30,7 @@ import sys
 from shared.settings import Settings
 import worker.main as main
 main.child_command = lambda burst: [sys.executable, "-c", {child!r}, {ready!r}]
-main.migrate = lambda *args: []  # no store in this test
+main.migrate_configured = lambda *args: []  # no store in this test
 main.open_client = lambda url: None
 settings = Settings(redis_url="redis://127.0.0.1:1/0", clickhouse_url="http://127.0.0.1:1")
 sys.exit(main._supervise(settings, 3, burst={burst!r}))
