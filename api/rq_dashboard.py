@@ -1,4 +1,5 @@
-"""rq-dashboard inside the embedded process, at /rq (`trackhouse up --dashboard`).
+"""rq-dashboard inside the API process, at /rq (`trackhouse up --rq-dashboard`,
+TRACKHOUSE_RQ_DASHBOARD).
 
 The dashboard can requeue and delete jobs, so it is never served without a credential:
 HTTP basic auth, user `admin`, password = TRACKHOUSE_ADMIN_TOKEN (a browser can send
@@ -54,7 +55,7 @@ _JOB_LIST = re.compile(r"/data/jobs/")
 def mount_dashboard(app: FastAPI, settings: Settings, redis_url: str) -> None:
     if settings.admin_token is None:
         raise SystemExit(
-            "--dashboard needs TRACKHOUSE_ADMIN_TOKEN: the dashboard can requeue and delete jobs"
+            "--rq-dashboard needs TRACKHOUSE_ADMIN_TOKEN: rq-dashboard can requeue and delete jobs"
         )
     try:
         from a2wsgi import WSGIMiddleware
@@ -62,7 +63,7 @@ def mount_dashboard(app: FastAPI, settings: Settings, redis_url: str) -> None:
         from rq_dashboard.cli import make_flask_app
     except ImportError as exc:
         raise SystemExit(
-            f"--dashboard needs the dashboard extra: pip install 'trackhouse[dashboard]' ({exc})"
+            f"--rq-dashboard needs the dashboard extra: pip install 'trackhouse[dashboard]' ({exc})"
         ) from None
     # Auth is ours, in front of the mount: rq-dashboard's own basic auth mutates a module-level
     # blueprint, which can be set up once per process only.

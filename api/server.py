@@ -104,7 +104,7 @@ def api_app(settings: Settings) -> FastAPI:
     app = create_app(
         settings, redis=redis, open_store=lambda: open_client(settings.store_url), read_engine=engine
     )
-    if settings.dashboard:
+    if settings.rq_dashboard:
         mount_dashboard(app, settings, describe_redis(settings))
     return app
 
@@ -128,8 +128,8 @@ def serve_processes(settings: Settings, processes: int) -> None:
     (a fresh temporary one unless set) so `/metrics` from any of them adds all of them up."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trackhouse-metrics-")
-    if settings.dashboard:  # the children build their settings from the environment
-        os.environ["TRACKHOUSE_DASHBOARD"] = "true"
+    if settings.rq_dashboard:  # the children build their settings from the environment
+        os.environ["TRACKHOUSE_RQ_DASHBOARD"] = "true"
     log.info("serving the API with %d processes", processes)
     uvicorn.run(
         "api.server:app_from_environment", factory=True, workers=processes, **_uvicorn_options(settings)

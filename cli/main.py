@@ -4,7 +4,9 @@ then hands over to the part asked for (imported lazily: `migrate` needs no web s
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,8 @@ from shared.settings import Settings
 if TYPE_CHECKING:
     from redis import Redis
 
+log = logging.getLogger(__name__)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trackhouse", description=__doc__)
@@ -22,13 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up", help="everything on one machine: Redis, the store process (chDB, workers) and the API"
     )
-    up.add_argument(
-        "--dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
-    )
+    _rq_dashboard_flags(up)
     api = commands.add_parser("api", help="the HTTP API alone (needs TRACKHOUSE_REDIS_URL)")
-    api.add_argument(
-        "--dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
-    )
+    _rq_dashboard_flags(api)
     api.add_argument(
         "--processes",
         type=int,
@@ -87,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
         help="failed more than AGE ago: 30m, 12h, 7d",
     )
     return parser
+
+
+def _rq_dashboard_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rq-dashboard", action="store_true", help="mount rq-dashboard at /rq (needs TRACKHOUSE_ADMIN_TOKEN)"
+    )
+    # The flag's former name, still accepted (with a warning), no longer listed.
+    parser.add_argument("--dashboard", action="store_true", dest="deprecated_dashboard", help=argparse.SUPPRESS)
 
 
 def _duration(text: str) -> timedelta:
@@ -165,10 +173,17 @@ def _failed(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
-    if getattr(args, "dashboard", False):
-        settings = settings.model_copy(update={"dashboard": True})
+    # Warnings while reading the settings (a renamed variable) are logged once logging is set up.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        settings = Settings()
+    if getattr(args, "rq_dashboard", False) or getattr(args, "deprecated_dashboard", False):
+        settings = settings.model_copy(update={"rq_dashboard": True})
     configure_logging(settings.log_level, settings.log_format)
+    for warning in caught:
+        log.warning("%s", warning.message)
+    if getattr(args, "deprecated_dashboard", False):
+        log.warning("--dashboard is deprecated: use --rq-dashboard")
     if args.command in ("store", "worker"):  # the processes that store events
         yield_cpu_to_ingestion(settings.worker_nice)
     if args.command == "up":

@@ -52,8 +52,9 @@ def _children(settings: Settings, redis_url: str, run_dir: Path, *, own_redis: b
     }
     if own_redis:
         env["TRACKHOUSE_REDIS_URL"] = redis_url
-    if settings.dashboard:
-        env["TRACKHOUSE_DASHBOARD"] = "true"
+    env.pop("TRACKHOUSE_DASHBOARD", None)  # the former name (warned about once, here): the new one below
+    if settings.rq_dashboard:
+        env["TRACKHOUSE_RQ_DASHBOARD"] = "true"
     env["TRACKHOUSE_API_PROCESSES"] = str(api_processes(settings))
     cli = [sys.executable, "-m", "cli"]
     # Its own redis-server has had no worker but the store process: whatever a dead one held
@@ -80,9 +81,9 @@ def _fresh_metrics_dir(run_dir: Path) -> None:
 
 
 def run_embedded(settings: Settings) -> None:
-    if settings.dashboard and settings.admin_token is None:
+    if settings.rq_dashboard and settings.admin_token is None:
         raise SystemExit(
-            "--dashboard needs TRACKHOUSE_ADMIN_TOKEN: the dashboard can requeue and delete jobs"
+            "--rq-dashboard needs TRACKHOUSE_ADMIN_TOKEN: rq-dashboard can requeue and delete jobs"
         )
     stopping = threading.Event()
 

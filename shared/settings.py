@@ -6,16 +6,22 @@ Every variable takes the prefix `TRACKHOUSE_` (e.g. `TRACKHOUSE_PORT=9000`).
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_ADMIN_TOKEN_CHARS = 16
 """Shortest admin token accepted: it guards personal data and the dashboard."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+ENV_PREFIX: Final = "TRACKHOUSE_"
+RENAMED: Final = {"dashboard": "rq_dashboard"}
+"""Settings renamed, old name -> new. The old variable (TRACKHOUSE_DASHBOARD) and keyword still
+work, with a DeprecationWarning (`trackhouse` logs it); the new name wins when both are set."""
 
 
 class Settings(BaseSettings):
@@ -23,7 +29,7 @@ class Settings(BaseSettings):
     # use_attribute_docstrings: each field's docstring is its description, which docs/settings.md
     # is generated from (`make docs`).
     model_config = SettingsConfigDict(
-        env_prefix="TRACKHOUSE_", extra="ignore", hide_input_in_errors=True, use_attribute_docstrings=True
+        env_prefix=ENV_PREFIX, extra="ignore", hide_input_in_errors=True, use_attribute_docstrings=True
     )
 
     # --- HTTP ---
@@ -126,8 +132,10 @@ class Settings(BaseSettings):
     (BENCHMARKS.md)."""
     embedded_workers: int = Field(default=1, ge=1, le=16)
     """Worker threads of `trackhouse up`'s store process (the one process owning chDB)."""
-    dashboard: bool = False
-    """Mount rq-dashboard at /rq on the API (needs ADMIN_TOKEN); `--dashboard` sets it."""
+    rq_dashboard: bool = False
+    """Mount rq-dashboard (RQ's job browser, not the analytics page at /dashboard) at /rq on the
+    API (needs ADMIN_TOKEN); `--rq-dashboard` sets it. Formerly TRACKHOUSE_DASHBOARD and
+    `--dashboard`, still read, with a warning."""
     store_socket: Path | None = None
     """Where the API sends its reads (GET by id, query, export, readyz): the unix socket of the
     store process owning the engine. `trackhouse up` sets it for its API processes; unset,
@@ -205,6 +213,28 @@ class Settings(BaseSettings):
     query_max_answer_bytes: int = Field(default=8 * 2**20, ge=0)
     """Largest /api/query answer, as JSON (0: no cap); over it, 413. 10,000 rows of six
     ordinary dimensions and every metric fit; dimension values are cut to 1,024 characters."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """A renamed setting given by its old name: as a keyword, or as its old variable when
+        neither name came from elsewhere (the environment source reads only the new one)."""
+        if not isinstance(data, dict):
+            return data
+        data, environment = dict(data), {name.upper(): value for name, value in os.environ.items()}
+        for old, new in RENAMED.items():
+            variable = f"{ENV_PREFIX}{old.upper()}"
+            if old in data:
+                value, where = data.pop(old), f"the setting {old!r}"
+            elif variable in environment:
+                value, where = environment[variable], variable
+            else:
+                continue
+            data.setdefault(new, value)
+            warnings.warn(
+                f"{where} is deprecated: use {ENV_PREFIX}{new.upper()} ({new!r})", DeprecationWarning, stacklevel=2
+            )
+        return data
 
     @field_validator("read_keys")
     @classmethod
