@@ -14,9 +14,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from shared.query.model import OPERATORS
 from shared.settings import Settings
-
-OPERATORS = ("is", "is_not", "contains", "contains_not", "matches")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

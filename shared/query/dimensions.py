@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from shared.query.errors import QueryError
 from shared.store.schema import JSON_COLUMNS
@@ -50,10 +50,10 @@ TAGS_SQL: Final = "if(empty(link_tags), [''], link_tags)"
 """link_tag: one row per tag; an event without tags counts under ""."""
 
 TimeGrain = Literal["minute", "hour", "day", "week", "month"]
-TIME_GRAINS: Final[tuple[TimeGrain, ...]] = ("minute", "hour", "day", "week", "month")
+TIME_GRAINS: Final[tuple[TimeGrain, ...]] = get_args(TimeGrain)
 # Bucket start in the query's timezone, as the text the API returns. `{tz}` is the bound
 # timezone parameter (a constant to ClickHouse, so the *(…, tz) overloads accept it).
-_TIME_SQL: Final[dict[str, str]] = {
+_TIME_SQL: Final[dict[TimeGrain, str]] = {
     "minute": "formatDateTime(toStartOfMinute(event_time, {tz}), '%Y-%m-%dT%H:%i:00', {tz})",
     "hour": "formatDateTime(toStartOfHour(event_time, {tz}), '%Y-%m-%dT%H:00:00', {tz})",
     "day": "toString(toDate(event_time, {tz}))",
@@ -123,7 +123,7 @@ def parse_dimension(name: str, field: str, *, time_allowed: bool = True) -> Dime
         if not time_allowed:
             raise QueryError(field, "time dimensions cannot be filtered on (use date_range)")
         if grain not in TIME_GRAINS:
-            raise QueryError(field, f"unknown time grain {grain!r} (minute, hour, day, week, month)")
+            raise QueryError(field, f"unknown time grain {grain!r} ({', '.join(TIME_GRAINS)})")
         return Dimension(name, "time", grain=grain)
     column, dot, key = name.partition(".")
     if dot and column in JSON_COLUMNS:

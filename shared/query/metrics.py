@@ -14,7 +14,7 @@ and `bounce_rate` read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 _COUNTED: Final = "event_type != 'engagement'"
 """An event of its own (not an engagement measurement)."""
@@ -36,9 +36,26 @@ _MEASURED: Final = (
 events that carry a time."""
 
 
+MetricName = Literal[
+    "events",
+    "visitors",
+    "sessions",
+    "bounce_rate",
+    "avg_time_spent_sec",
+    "conversions",
+    "conversion_value",
+    "conversion_rate",
+    "qr_scans",
+]
+"""The metrics' names, for the type checker and the query body's schema: METRICS defines each
+one (the type checker holds every definition's name to this list; a test, every name to a
+definition) and METRIC_NAMES is the list at run time."""
+METRIC_NAMES: Final[tuple[MetricName, ...]] = get_args(MetricName)
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
-    name: str
+    name: MetricName
     sql: str
     kind: Literal["count", "sum", "rate"]
     """count: an integer (0 in an empty bucket); sum: a number (0); rate: a number or null."""
@@ -50,7 +67,7 @@ def _ratio(numerator: str, denominator: str) -> str:
     return f"if(({denominator}) = 0, NULL, ({numerator}) / ({denominator}))"
 
 
-METRICS: Final[dict[str, Metric]] = {
+METRICS: Final[dict[MetricName, Metric]] = {
     m.name: m
     for m in (
         Metric("events", f"countIf({_COUNTED})", "count", "stored events, `engagement` events left out"),
@@ -106,19 +123,6 @@ METRICS: Final[dict[str, Metric]] = {
         Metric("qr_scans", f"countIf(is_qr_scan AND {_COUNTED})", "count", "events with `is_qr_scan = true`"),
     )
 }
-
-MetricName = Literal[
-    "events",
-    "visitors",
-    "sessions",
-    "bounce_rate",
-    "avg_time_spent_sec",
-    "conversions",
-    "conversion_value",
-    "conversion_rate",
-    "qr_scans",
-]
-
 
 def metric_sql(metric: Metric, *, approximate: bool) -> str:
     """The exact definition, or with `approximate` (opt-in, said in `meta`): uniq() (an adaptive

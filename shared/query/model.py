@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -15,6 +15,7 @@ from shared.query.metrics import METRICS, Metric, MetricName
 from shared.query.ranges import Range
 
 Operator = Literal["is", "is_not", "contains", "contains_not", "matches"]
+OPERATORS: Final[tuple[Operator, ...]] = get_args(Operator)
 FilterValue = StrictStr | StrictBool | StrictInt | StrictFloat
 DateRange = StrictStr | tuple[StrictStr, StrictStr]
 ExportFormat = Literal["csv", "csv_raw", "ndjson", "parquet"]
