@@ -5,8 +5,8 @@ real redis-server, opens chDB, runs `trackhouse up` or drives Chromium without i
 slip into the fast run. Instead it fails, naming the marker to add:
 
 - a fixture that starts one is declared with `@server_fixture("integration", ...)`; the root
-  conftest's autouse check fails every test whose fixture closure holds it (whatever the
-  fixture's scope: a session-scoped fixture runs once, the check runs for each test);
+  conftest's setup hook fails, before any fixture runs, every test whose fixture closure holds it
+  (whatever the fixture's scope: a session-scoped fixture runs once, the check for each test);
 - a helper that starts one outside a fixture (`tests.support.up.running_up`) calls `require`.
 """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support import markers
 from tests.support.processes import child_port, http, trackhouse, wait_for
-from tests.support.supervised import descendants
+from tests.support.supervised import descendants, gone
 
 START_SECONDS = 120.0
 """A cold start (chDB, migrations, the API's processes) on a loaded two-core machine."""
@@ -86,5 +86,6 @@ def running_up(
             up.process.kill()
             up.process.wait()
         for pid in below:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            if not gone(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
