@@ -20,7 +20,7 @@ from bench.procs import ROOT, clean_env
 TRACK_LUA = ROOT / "bench" / "track.lua"
 BATCH_LUA = ROOT / "bench" / "batch.lua"
 BATCH_CONNECTIONS = 16
-"""/batch's load: 16 connections of 100 events each, as issue 15 measured it (64 of them only
+"""/batch's load: 16 connections of 100 events each, as the performance targets measure it (64 of them only
 lengthen the queue in front of the API: the same events/s, p99 four times longer)."""
 
 

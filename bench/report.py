@@ -102,7 +102,7 @@ def notes(results: list[Result]) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """One of issue 15's targets: `contender`'s figure ÷ bare's, in the same run, against a bound."""
+    """One of the performance targets: `contender`'s figure ÷ bare's, in the same run, against a bound."""
 
     contender: str
     what: str
@@ -145,4 +145,4 @@ def targets(results: list[Result]) -> str:
         lines.append(f"- {'✓' if held else '✗'} **{target.contender}** {what}: {ratio:.2f}×")
     if not lines:
         return ""
-    return "Targets (issue 15; ratios to bare in this run):\n\n" + "\n".join(lines)
+    return "Targets (ratios to bare in this run):\n\n" + "\n".join(lines)

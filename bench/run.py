@@ -1,5 +1,5 @@
 """`python -m bench.run` (`make bench`): every contender, one after the other, on this machine,
-with the same load generator; prints one table and issue 15's targets, and rewrites BENCHMARKS.md
+with the same load generator; prints one table and the performance targets, and rewrites BENCHMARKS.md
 (the sections other commands own, `<!-- NAME:start -->…<!-- NAME:end -->`, are kept).
 
     python -m bench.run [--duration 10] [--connections 64] [--only bare,track]

@@ -13,7 +13,7 @@ def test_each_target_is_checked_against_bare_of_the_same_run() -> None:
     results = [
         BARE,
         Result("embedded", accepted_per_s=3200.0, requests_per_s=3200.0, p99_ms=70.0),  # 0.80×, 1.75×
-        # /batch's events/s (100 per request) against bare's requests/s, as issue 15 counts them.
+        # /batch's events/s (100 per request) against bare's requests/s, as the performance targets count them.
         Result("batch", accepted_per_s=34_000.0, requests_per_s=340.0),  # 8.50×
         Result("embedded-batch", accepted_per_s=20_000.0, requests_per_s=200.0),  # 5.00×
     ]
