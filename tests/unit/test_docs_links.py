@@ -124,3 +124,13 @@ def test_the_link_finder_finds_links() -> None:
     assert _slug("The tracker: `GET /t.js`") == "the-tracker-get-tjs"
     assert _slug("Scaling out: Sentinel and the cluster file") == "scaling-out-sentinel-and-the-cluster-file"
     assert _relative(ROOT / "README.md"), "the README links to the docs"
+
+
+_CODE_PATH = re.compile(r"`([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+\.(?:py|js|sql|yml|yaml|md|toml|html|css|lua|xml|conf))(?:::[^`]*)?`")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_name)
+def test_every_file_named_in_code_quotes_exists(doc: Path) -> None:
+    # Prose names modules and tests in backticks (`api/body.py`): a move must take its docs along.
+    named = {match[1] for match in _CODE_PATH.finditer(doc.read_text(encoding="utf-8"))}
+    assert not [path for path in sorted(named) if not (ROOT / path).exists()]
