@@ -11,7 +11,7 @@ from api.event_reader import Ambiguous, find_event
 from api.reads import read_side
 from api.responses import ErrorBody, error, json_response
 from api.state import AppState, app_state
-from shared.query.errors import StoreUnavailable
+from shared.query.errors import QueryError, StoreUnavailable
 from shared.queue.locate import locate
 
 router = APIRouter()
@@ -59,7 +59,10 @@ def get_event(
             event_id,
             team_id=team_id,
             project_id=project_id,
+            limits=read_side(request).limits,  # the caps every read runs under
         )
+    except QueryError as exc:  # over a cap (a 408 or a 400), as a query would be
+        return error(exc.status, str(exc))
     except StoreUnavailable as exc:
         return error(503, str(exc))
     except Exception as exc:  # any other store failure: not migrated, engine locked

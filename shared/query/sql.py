@@ -7,7 +7,7 @@ FINAL, so an event_id re-sent to the ReplacingMergeTree counts once even before 
 
 Every query and export carries its caps as ClickHouse settings (`Limits`): time, rows and
 bytes read, memory, and for an aggregate the size of its result, so the store never builds an
-answer larger than the API would send. The lookup by id (`event_by_id`) carries none.
+answer larger than the API would send; the lookup by id (`event_by_id`) too.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def export(
 
 
 def event_by_id(
-    database: str, event_id: str, *, team_id: str | None, project_id: str | None, max_scopes: int
+    database: str, event_id: str, limits: Limits, *, team_id: str | None, project_id: str | None, max_scopes: int
 ) -> Statement:
     """GET /api/events/{id}: the first-received row of each (team_id, project_id) holding
     `event_id` (in the given team / project, when given), scopes in a stable order, at most
@@ -258,7 +258,7 @@ def event_by_id(
     return Statement(
         f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(conditions)} "
         "ORDER BY team_id, project_id, received_at, inserted_at "
-        f"LIMIT 1 BY team_id, project_id LIMIT {int(max_scopes)}",
+        f"LIMIT 1 BY team_id, project_id LIMIT {int(max_scopes)}" + limits.clause(),
         parameters,
         EXPORT_COLUMNS,
     )
