@@ -78,10 +78,11 @@ EXPORT = {"format": "csv", "date_range": ["2026-11-01", "2026-11-30"]}
 QUERY = {"metrics": ["events"], "date_range": ["2026-11-01", "2026-11-30"]}
 
 
-def _open_export(served: Served, key: str) -> socket.socket:
-    """An export request whose client reads its status line and then nothing more."""
+def _open_export(served: Served, key: str, *, small_buffer: bool = True) -> socket.socket:
+    """An export request whose client has read its status line."""
     sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if small_buffer:  # a client that stops reading blocks the server's writes sooner
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", served.port))
     body = orjson.dumps(EXPORT)
     sock.sendall(
@@ -94,21 +95,22 @@ def _open_export(served: Served, key: str) -> socket.socket:
     return sock
 
 
-def _drain(sock: socket.socket, pause: float = 0.0, limit_seconds: float = 30) -> tuple[int, bool]:
-    """Bytes read until the server closes, and whether the chunked body was complete."""
+def _drain(sock: socket.socket, pause: float = 0.0, limit_seconds: float = 45) -> tuple[int, bool, bool]:
+    """Bytes read, whether the chunked body was complete, and whether the server closed the
+    connection (rather than the reader giving up at `limit_seconds`)."""
     received, tail = 0, b""
     deadline = time.monotonic() + limit_seconds
     while time.monotonic() < deadline:
         chunk = sock.recv(65536)
         if not chunk:
-            break
+            return received, False, True
         received += len(chunk)
         tail = (tail + chunk)[-16:]
         if tail.endswith(b"\r\n0\r\n\r\n"):
-            return received, True
+            return received, True, True
         if pause:
             time.sleep(pause)
-    return received, False
+    return received, False, False
 
 
 def _post(served: Served, path: str, body: object, key: str) -> int:
@@ -127,8 +129,8 @@ def test_stalled_exports_of_one_key_block_no_other_read(served: Served) -> None:
 
         # The client that stopped reading is cut off after the idle timeout: an incomplete body.
         time.sleep(3)
-        received, complete = _drain(stalled[0])
-        assert not complete and received < ROWS * 1000
+        received, complete, closed = _drain(stalled[0])
+        assert closed and not complete and received < ROWS * 1000
     finally:
         for sock in stalled:
             sock.close()
@@ -143,11 +145,12 @@ def test_stalled_exports_of_one_key_block_no_other_read(served: Served) -> None:
 
 
 def test_an_export_read_slowly_is_cut_off_at_its_deadline(served: Served) -> None:
-    sock = _open_export(served, KEY_A)
+    sock = _open_export(served, KEY_A, small_buffer=False)
     try:
-        # Read steadily but slowly (at most ~1.3 MB/s: 15 s or more for the whole export).
-        received, complete = _drain(sock, pause=0.05)
+        # Read steadily, never idle, but slowly: at most 64 KiB every 0.1 s, over 30 s for the
+        # whole export. Cut at the 6 s deadline, the server closes the connection mid-body.
+        received, complete, closed = _drain(sock, pause=0.1)
     finally:
         sock.close()
-    assert not complete and received < ROWS * 1000  # cut at the 6 s deadline
+    assert closed and not complete and received < ROWS * 1000
     wait_for(lambda: _post(served, "/api/query", QUERY, KEY_A) == 200 or None, timeout_seconds=10, what="a read")
