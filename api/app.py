@@ -24,15 +24,30 @@ from api.paths import BATCH_PATH, TRACK_PATH
 from api.rate_limit import RateLimiter
 from api.reads import ReadSide
 from api.responses import error
-from api.routes import batch, dashboard, events, export, health, metrics, query, track, tracker
+from api.routes import (
+    admin,
+    batch,
+    dashboard,
+    events,
+    export,
+    health,
+    metrics,
+    projects,
+    query,
+    track,
+    tracker,
+)
 from api.routes.docs import DocsSecurityHeaders, document_body_models
 from api.state import AppState
+from api.write_access import WriteAccess
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
 from shared.event.visitors import DailySalt
 from shared.query.engine import ClientEngine, ReadEngine
 from shared.query.slots import read_slots
 from shared.queue.jobs import events_queue
+from shared.registry.connect import registry_store
+from shared.registry.view import RegistryView
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,16 +66,19 @@ def create_app(
     committer = GroupCommitter(events_queue(redis, settings), settings)
     backpressure = Backpressure(redis, settings)
     limiter = RateLimiter.from_settings(redis, settings)
+    registry = RegistryView(registry_store(redis, settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         backpressure.start()
+        registry.refresh()  # a failure is retried by the thread, and by ready()
+        registry.start()
         yield
+        registry.stop()
         await backpressure.stop()
         # uvicorn has drained the requests; each one awaited its own job, so nothing is pending.
         committer.close()
-        if limiter is not None:
-            limiter.close()
+        limiter.close()
 
     # /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN (README "Browser").
     app = FastAPIOffline(
@@ -72,11 +90,12 @@ def create_app(
         lifespan=lifespan,
     )
     enricher = Enricher(settings, DailySalt(redis) if settings.visitor_hash else None)
-    app.state.trackhouse = AppState(settings, redis, committer, ResolveOnce(settings), enricher)
+    access = WriteAccess(WriteKeys(settings.write_keys), registry)
+    app.state.trackhouse = AppState(settings, redis, committer, ResolveOnce(settings), enricher, access)
     app.state.trackhouse.backpressure = backpressure
     state: AppState = app.state.trackhouse
-    state.write_keys, state.limiter = WriteKeys(settings.write_keys), limiter
-    guard = IngestGuard(state.resolver, state.write_keys, limiter)
+    state.limiter = limiter
+    guard = IngestGuard(state.resolver, access, limiter)
     app.include_router(track.router)
     app.include_router(batch.router)
     app.add_middleware(DocsSecurityHeaders)  # innermost: the ingestion fast path never meets it
@@ -84,7 +103,7 @@ def create_app(
     app.add_middleware(
         IngestFastPath,
         handlers={TRACK_PATH: track.track, BATCH_PATH: batch.batch},
-        guard=guard if guard.active else None,
+        guard=guard,
     )
     # Added last, so outermost: fast-path answers (201, 401, 429, ...) get the CORS headers too.
     app.add_middleware(IngestCORS, allow_origins=settings.cors_allow_origins)
@@ -94,11 +113,14 @@ def create_app(
     app.state.reads = ReadSide.build(
         settings,
         read_engine or ClientEngine(open_store, read_slots(settings)),
+        registry,
     )
     app.include_router(query.router)
     app.include_router(export.router)
     app.include_router(tracker.router)
     app.include_router(dashboard.router)
+    app.include_router(projects.router)
+    app.include_router(admin.router)
     document_body_models(app)
 
     # Every error leaves in the contract's shape, {"error": "..."}; never FastAPI's 422.

@@ -41,13 +41,21 @@ def find_event(
     *,
     team_id: str | None = None,
     project_id: str | None = None,
+    projects: frozenset[str] | None = None,
     limits: sql.Limits,
 ) -> dict[str, Any] | Ambiguous | None:
     """The stored event `event_id` (in the given team / project, when given), or None, or the
-    scopes it names when it is not one event. FINAL collapses re-sent copies to the first."""
+    scopes it names when it is not one event, within the read key's `projects` (None: all).
+    FINAL collapses re-sent copies to the one deduplication keeps."""
     # One more scope than listed, to know there are more.
     statement = sql.event_by_id(
-        database, event_id, limits, team_id=team_id, project_id=project_id, max_scopes=MAX_SCOPES + 1
+        database,
+        event_id,
+        limits,
+        team_id=team_id,
+        project_id=project_id,
+        max_scopes=MAX_SCOPES + 1,
+        projects=projects,
     )
     rows = [dict(zip(statement.columns, row, strict=True)) for row in engine.rows(statement)]
     if not rows:

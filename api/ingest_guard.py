@@ -1,5 +1,5 @@
 """The first thing an ingestion request meets (the fast path's guard, `api.fast_path`), before
-its handler and before its body is read: the client IP's rate, the write key, the key's rate,
+its handler and before its body is read: the client IP's rate, the write key (and its origin), the key's rate,
 cheapest refusal first. Each refusal counts as one rejected event of its endpoint.
 
 `ResolveOnce` resolves the client once per request: the guard needs its IP, then the handler
@@ -13,7 +13,7 @@ from starlette.responses import Response
 from api.client import ClientResolver
 from api.paths import BATCH_PATH, TRACK_PATH
 from api.rate_limit import RateLimiter, too_many_requests
-from api.write_keys import WriteKeys
+from api.write_access import WriteAccess
 from shared import metrics
 from shared.event.parse import RequestContext
 
@@ -37,14 +37,10 @@ class IngestGuard:
     rate (also throttles key guessing), the write key (401 before the body is read), the key's
     rate. None: go ahead."""
 
-    def __init__(self, resolver: ClientResolver, write_keys: WriteKeys, limiter: RateLimiter | None) -> None:
+    def __init__(self, resolver: ClientResolver, access: WriteAccess, limiter: RateLimiter | None) -> None:
         self._resolver = resolver
-        self._write_keys = write_keys if write_keys.enabled else None
+        self._access = access
         self._limiter = limiter
-
-    @property
-    def active(self) -> bool:
-        return self._write_keys is not None or self._limiter is not None
 
     def __call__(self, request: Request) -> Response | None:
         limiter = self._limiter
@@ -53,15 +49,17 @@ class IngestGuard:
             wait = limiter.take_ip(self._resolver.context(request).ip_address or "")
             if wait:
                 return _refused(request, "rate_limited", too_many_requests(wait))
-        if self._write_keys is not None:
-            grant = self._write_keys.authorize(request)
-            if isinstance(grant, Response):
-                return _refused(request, "unauthorized", grant)
-            if limiter is not None and (wait := limiter.take_key(grant.label)):
-                return _refused(request, "rate_limited", too_many_requests(wait))
+        grant = self._access.authorize(request)
+        if isinstance(grant, Response):
+            return _refused(request, _REASONS.get(grant.status_code, "unauthorized"), grant)
+        if grant is None or limiter is None:
+            return None
+        if wait := limiter.take_key(grant.label, grant.rate_limit_per_second):
+            return _refused(request, "rate_limited", too_many_requests(wait))
         return None
 
 
+_REASONS: dict[int, metrics.Reason] = {403: "forbidden", 500: "queue_unavailable"}
 _REJECTED = {TRACK_PATH: metrics.TRACK_REJECTED, BATCH_PATH: metrics.BATCH_REJECTED}
 
 

@@ -139,6 +139,8 @@ class RateLimiter:
         """`ip` / `key`: (requests per second, burst), or None for no such limit."""
         self.ip = _Limit("ip", *ip) if ip else None
         self.key = _Limit("key", *key) if key else None
+        self._own_rates: dict[float, _Limit] = {}
+        """Registry keys with a rate of their own, one limit per distinct rate."""
         self._clock = clock
         self._script = redis.register_script(_SYNC)
         # One thread: one report in flight at a time, made off the event loop.
@@ -149,11 +151,9 @@ class RateLimiter:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings) -> RateLimiter | None:
+    def from_settings(cls, redis: Redis, settings: Settings) -> RateLimiter:
         ip = settings.rate_limit_ip_per_second
-        key = settings.rate_limit_key_per_second if settings.write_keys else 0
-        if not ip and not key:
-            return None
+        key = settings.rate_limit_key_per_second
         return cls(
             redis,
             ip=(ip, settings.rate_limit_ip_burst) if ip else None,
@@ -164,8 +164,14 @@ class RateLimiter:
         """0.0 when a request from `ip` may go, else the seconds until it may. Never waits on Redis."""
         return self._take(self.ip, ip_bucket(ip)) if self.ip is not None else 0.0
 
-    def take_key(self, label: str) -> float:
-        """The same for the write key labelled `label` (api.write_keys.Grant.label)."""
+    def take_key(self, label: str, rate: float | None = None) -> float:
+        """The same for the write key labelled `label` (api.write_access.WriteGrant.label), at
+        the key's own `rate` (a burst of one second's worth), else RATE_LIMIT_KEY_PER_SECOND."""
+        if rate is not None:
+            limit = self._own_rates.get(rate)
+            if limit is None:
+                limit = self._own_rates[rate] = _Limit("key", rate, max(1, math.ceil(rate)))
+            return self._take(limit, label)
         return self._take(self.key, label) if self.key is not None else 0.0
 
     def _take(self, limit: _Limit, name: str) -> float:
@@ -186,7 +192,7 @@ class RateLimiter:
         buckets: list[_Bucket] = []
         keys: list[str] = []
         args: list[float] = []
-        for limit in (self.ip, self.key):
+        for limit in (self.ip, self.key, *self._own_rates.values()):
             if limit is None:
                 continue
             limit.forget_idle(now)

@@ -26,9 +26,11 @@ from shared.query.model import ExportBody, QueryBody, Selection, parse_filters
 from shared.query.ranges import parse_timezone
 from shared.query.run import resolve_selection
 from shared.query.sql import Limits
+from shared.registry.view import RegistryView
 from shared.settings import Settings
 
 T = TypeVar("T")
+STATS_KEY_REFUSED = "a stats key reads /api/query and the dashboard only"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -43,7 +45,7 @@ class ReadSide:
     limits: Limits
 
     @classmethod
-    def build(cls, settings: Settings, engine: ReadEngine) -> ReadSide:
+    def build(cls, settings: Settings, engine: ReadEngine, registry: RegistryView | None = None) -> ReadSide:
         limits = Limits(
             settings.query_timeout_seconds,
             settings.query_max_rows_to_read,
@@ -55,12 +57,12 @@ class ReadSide:
         )
         gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
         export_gate = QueryGate(settings.export_concurrency, settings.query_wait_seconds)
-        keys = ReadKeys(settings.read_keys, settings.admin_token)
+        keys = ReadKeys(settings.read_keys, settings.admin_token, registry)
         return cls(settings, engine, gate, export_gate, keys, limits)
 
     def engine_for(self, scope: ReadScope) -> ReadEngine:
-        """The engine as this caller reads through it (its project's share of the slots)."""
-        return TenantEngine(self.engine, scope.project)
+        """The engine as this caller reads through it (its project's or team's share of the slots)."""
+        return TenantEngine(self.engine, scope.tenant)
 
     def select(self, body: QueryBody | ExportBody, scope: ReadScope) -> Selection:
         """The rows a request reads: its range, timezone, filters and bots, within its scope."""
@@ -70,9 +72,10 @@ class ReadSide:
             self.limits,
             spec=body.date_range,
             tz=parse_timezone(body.timezone),
-            filters=parse_filters(body.filters),
+            filters=parse_filters(body.filters, public=scope.public),
             bots=body.include.bots,
-            project=scope.project,
+            projects=scope.projects,
+            public=scope.public,
         )
 
     async def body(self, request: Request, model: type[M]) -> M:
@@ -101,7 +104,9 @@ class ReadSide:
         try:
             return await asyncio.wait_for(asyncio.shield(running), self.settings.query_timeout_seconds + 2)
         except TimeoutError:
-            raise QueryTimeout("query", "took longer than QUERY_TIMEOUT_SECONDS: narrow the range or filters") from None
+            raise QueryTimeout(
+                "query", "took longer than QUERY_TIMEOUT_SECONDS: narrow the range or filters"
+            ) from None
 
 
 def read_side(request: Request) -> ReadSide:

@@ -13,7 +13,7 @@ from api.client import ClientResolver
 from api.group_commit import GroupCommitter
 from api.lockout import Lockout
 from api.rate_limit import RateLimiter
-from api.write_keys import WriteKeys
+from api.write_access import WriteAccess
 from shared.event.enrich import Enricher
 from shared.settings import Settings
 
@@ -25,10 +25,10 @@ class AppState:
     committer: GroupCommitter
     resolver: ClientResolver
     enricher: Enricher
-    write_keys: WriteKeys | None = None
-    """Configured write keys (api.write_keys); None or empty: ingestion is open."""
+    access: WriteAccess
+    """Who may send events for which project (api.write_access): registry and environment keys."""
     limiter: RateLimiter | None = None
-    """Ingestion rate limits (api.rate_limit); None: off."""
+    """Ingestion rate limits (api.rate_limit)."""
     backpressure: Backpressure | None = None
     admin_lockout: Lockout = field(default_factory=Lockout)
     """Failed admin-token attempts per client (api.auth)."""

@@ -9,7 +9,8 @@ API (counted by the request handlers and the group committer):
 - `trackhouse_events_accepted_total{endpoint}`: events acknowledged to a client (`track`, `batch`).
 - `trackhouse_events_rejected_total{endpoint,reason}`: events refused, `reason` one of `REASONS`.
   A body that cannot be read at all, or a request refused before its body is read (a missing or
-  wrong write key: `unauthorized`; a rate limit: `rate_limited`), counts as one event; each
+  wrong write key: `unauthorized`; a write key from a page outside its project's domains:
+  `forbidden`; a rate limit: `rate_limited`), counts as one event; each
   invalid event of a `/batch` counts on its own; a queue outage counts every valid event it failed.
 - `trackhouse_batch_request_events`: histogram of events per `/batch` request.
 - `trackhouse_enqueued_job_events`: histogram of events per job the group committer enqueued.
@@ -80,6 +81,7 @@ Reason = Literal[
     "queue_unavailable",
     "overloaded",
     "unauthorized",
+    "forbidden",
     "rate_limited",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)

@@ -15,7 +15,6 @@ from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
 from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
 from api.state import AppState
-from api.write_keys import apply_project
 from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
@@ -125,7 +124,7 @@ async def batch(request: Request) -> Response:
             if isinstance(parsed, EventError):
                 raise parsed
             row = parsed
-            apply_project(row, request)
+            state.access.bind(row, request)
             reason = state.enricher.apply(row, context)
         except EventError as exc:
             metrics.BATCH_REJECTED[rejection_reason(exc)].inc()

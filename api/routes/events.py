@@ -1,4 +1,5 @@
-"""GET /api/events/{event_id}: read back a stored event (admin token required)."""
+"""GET /api/events/{event_id}: read back a stored event (admin token, or a read key within its
+projects; a stats key may not read events one by one)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from api.auth import check_admin
 from api.event_reader import Ambiguous, find_event
-from api.reads import read_side
+from api.read_keys import ReadScope
+from api.reads import STATS_KEY_REFUSED, read_scope, read_side
 from api.responses import ErrorBody, error, json_response
 from api.state import AppState, app_state
 from shared.query.errors import QueryError, StoreUnavailable
@@ -29,7 +30,7 @@ router = APIRouter()
             "content": {"application/json": {}},
         },
         401: {"model": ErrorBody},
-        403: {"model": ErrorBody, "description": "No admin token configured"},
+        403: {"model": ErrorBody, "description": "No admin token or read key configured, or a stats key"},
         404: {"model": ErrorBody, "description": "Neither stored nor waiting in the queue"},
         409: {
             "description": (
@@ -46,12 +47,12 @@ def get_event(
     event_id: str,
     request: Request,
     state: Annotated[AppState, Depends(app_state)],
+    scope: Annotated[ReadScope, Depends(read_scope)],
     team_id: str | None = None,
     project_id: str | None = None,
 ) -> Any:
-    denied = check_admin(request, state)
-    if denied is not None:
-        return denied
+    if scope.public:
+        return error(403, STATS_KEY_REFUSED)
     try:
         event = find_event(
             read_side(request).engine,
@@ -59,6 +60,7 @@ def get_event(
             event_id,
             team_id=team_id,
             project_id=project_id,
+            projects=scope.projects,
             limits=read_side(request).limits,  # the caps every read runs under
         )
     except QueryError as exc:  # over a cap (a 408 or a 400), as a query would be
@@ -72,12 +74,13 @@ def get_event(
         return json_response({"error": message, "matches": event.scopes}, 409)
     if event is not None:
         return {"status": "stored", **event}
-    where = locate(state.redis, state.settings, event_id)
+    where = locate(state.redis, state.settings, event_id, projects=scope.projects)
     if where is None:
         return error(404, "Event not found")
     body: dict[str, Any] = {"status": where.status, "event_id": event_id, "job_id": where.job_id}
     if where.status == "failed":
-        body["error"] = where.error
+        # A job holds other projects' events too: its error may quote them. Admins only.
+        body["error"] = where.error if scope.projects is None else None
     else:
         body["retries_left"] = where.retries_left
     return body

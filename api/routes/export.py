@@ -13,8 +13,8 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from api.read_keys import ReadScope
-from api.reads import ReadSide, failure, read_scope, read_side
-from api.responses import json_body_doc
+from api.reads import STATS_KEY_REFUSED, ReadSide, failure, read_scope, read_side
+from api.responses import error, json_body_doc
 from api.routes.query import ERRORS
 from shared.query import sql
 from shared.query.bounded_stream import BoundedStreamingResponse
@@ -67,13 +67,15 @@ def _abandon(opened: asyncio.Future[tuple[Generator[bytes, None, None], bytes]],
     },
     response_class=StreamingResponse,
     openapi_extra=json_body_doc(ExportBody),
-    summary="Export the stored events as CSV, NDJSON or Parquet (admin token or read key)",
+    summary="Export the stored events as CSV, NDJSON or Parquet (admin token or read key; not a stats key)",
 )
 async def export(
     request: Request,
     scope: Annotated[ReadScope, Depends(read_scope)],
     reads: Annotated[ReadSide, Depends(read_side)],
 ) -> Response:
+    if scope.public:
+        return error(403, STATS_KEY_REFUSED)
     body = await reads.body(request, ExportBody)
     deadline = asyncio.get_running_loop().time() + reads.settings.export_timeout_seconds
     try:

@@ -32,6 +32,8 @@ def rejection_reason(exc: Exception) -> Reason:
     """The metric label for an error the handlers answer: by type and field, never by message."""
     if isinstance(exc, MissingFieldError):
         return "missing_field"
+    if isinstance(exc, EventError) and exc.status == 401:  # a project that requires its key
+        return "unauthorized"
     if isinstance(exc, EventError):
         # Field "body": the body (or an NDJSON line) is not a JSON value of the expected shape.
         return "malformed_json" if exc.field == "body" else "invalid_field"

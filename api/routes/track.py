@@ -15,7 +15,6 @@ from api.paths import TRACK_PATH
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
-from api.write_keys import apply_project
 from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
@@ -87,7 +86,7 @@ async def track(request: Request) -> Response:
     try:
         raw = await read_body(request, state.settings.max_body_bytes)
         row = parse_event(decode_json(raw), context, generate_ids=False)
-        apply_project(row, request)
+        state.access.bind(row, request)
         dropped = state.enricher.apply(row, context)
     except READ_ERRORS as exc:
         metrics.TRACK_REJECTED[rejection_reason(exc)].inc()

@@ -100,6 +100,7 @@ def _row_template(context: RequestContext) -> dict[str, Any]:
     row["received_at"] = context.received_iso
     row["is_bot"] = False
     row["event_time_clamped"] = False
+    row["trusted"] = False  # set by the write key only (api.write_access), never by the client
     return row
 
 

@@ -9,11 +9,12 @@ characters (`grouped_sql`): a group-by over 16 KB attribute values holds 1 KB ke
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-from shared.query.errors import QueryError
+from shared.query.errors import QueryError, QueryForbidden
 from shared.store.schema import JSON_COLUMNS
 
 _PLAIN: Final = (
@@ -60,6 +61,13 @@ _TIME_SQL: Final[dict[TimeGrain, str]] = {
     "week": "toString(toMonday(event_time, {tz}))",
     "month": "toString(toStartOfMonth(event_time, {tz}))",
 }
+PERSONAL_COLUMNS: Final = frozenset({"user_id"})
+PERSONAL_ATTRIBUTES: Final = frozenset({"user_attributes"})
+"""What a stats key (a public dashboard link) may not group or filter by: who the visitor is.
+`user_email`, `user_name`, `ip_address` and `user_agent` are no dimension for anyone."""
+URL_COLUMNS: Final = frozenset({"link_original_url", "referrer"})
+"""Read by a stats key without their query string and fragment (tokens, e-mails, click ids
+travel there); so are attribute values, which may be URLs (the tracker's page)."""
 VALUE_MAX_CHARS: Final = 1024
 """Characters of a dimension value a group-by keeps and returns (`meta.value_max_chars`)."""
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@$/-]{0,99}$")
@@ -82,9 +90,17 @@ class Dimension:
     key: str = ""
     """attribute: the top-level JSON key."""
     grain: TimeGrain = "day"
+    public: bool = False
+    """Read by a stats key: URLs without their query string (URL_COLUMNS)."""
 
     def sql(self, key_param: str = "", tz_param: str = "{tz:String}") -> str:
         """A text expression over one row. `key_param` is the bound parameter holding the key."""
+        expression = self._sql(key_param, tz_param)
+        if self.public and (self.kind == "attribute" or self.column in URL_COLUMNS):
+            return f"cutQueryStringAndFragment({expression})"
+        return expression
+
+    def _sql(self, key_param: str, tz_param: str) -> str:
         if self.kind == "column":
             return COLUMN_SQL[self.column]
         if self.kind == "tag":
@@ -111,7 +127,19 @@ class Dimension:
         return f"leftUTF8({expression}, {VALUE_MAX_CHARS})" if self.free_text else expression
 
 
-def parse_dimension(name: str, field: str, *, time_allowed: bool = True) -> Dimension:
+def parse_dimension(name: str, field: str, *, time_allowed: bool = True, public: bool = False) -> Dimension:
+    """`public`: for a stats key, which may not read personal dimensions (403)."""
+    dimension = _parse_dimension(name, field, time_allowed=time_allowed)
+    if not public:
+        return dimension
+    if dimension.column in PERSONAL_COLUMNS or (
+        dimension.kind == "attribute" and dimension.column in PERSONAL_ATTRIBUTES
+    ):
+        raise QueryForbidden(field, f"{name[:100]!r} is personal data: a stats key cannot read it")
+    return dataclasses.replace(dimension, public=True)
+
+
+def _parse_dimension(name: str, field: str, *, time_allowed: bool) -> Dimension:
     if not isinstance(name, str) or not name:
         raise QueryError(field, "must be a dimension name")
     if name in COLUMN_SQL:

@@ -2,6 +2,7 @@
 
 QueryError (400: a field and a problem)
 ├── QueryTooLarge (400: reads more than the row/byte caps allow)
+├── QueryForbidden (403: personal data asked with a stats key)
 ├── QueryTimeout (408: ran longer than QUERY_TIMEOUT_SECONDS)
 └── QueryBusy (429: no query slot free in time; Retry-After)
 StoreUnavailable (503: the store failed for a reason of its own)
@@ -21,6 +22,12 @@ class QueryError(ValueError):
 
 class QueryTooLarge(QueryError):
     status = 400
+
+
+class QueryForbidden(QueryError):
+    """Not for this key: a stats key asking for personal data."""
+
+    status = 403
 
 
 class QueryTimeout(QueryError):

@@ -118,8 +118,11 @@ class Selection:
     tz: zoneinfo.ZoneInfo
     filters: tuple[Filter, ...]
     bots: bool
-    project: str | None
-    """A read key's project: every read is restricted to it, whatever the filters say."""
+    projects: frozenset[str] | None
+    """A read key's projects: every read is restricted to them, whatever the filters say (None:
+    the admin's, every project)."""
+    public: bool = False
+    """A stats key's read: no personal dimension, and no URL query string (`dimensions.PERSONAL`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +148,15 @@ def _text(value: FilterValue) -> str:
     return str(value)
 
 
-def parse_filters(raw: list[tuple[Operator, str, list[FilterValue]]]) -> tuple[Filter, ...]:
+def parse_filters(
+    raw: list[tuple[Operator, str, list[FilterValue]]], *, public: bool = False
+) -> tuple[Filter, ...]:
     filters = []
     if sum(len(_text(v)) for _, _, values in raw for v in values) > MAX_FILTER_CHARS:
         raise QueryError("filters", f"at most {MAX_FILTER_CHARS} characters of values in all")
     for i, (operator, name, values) in enumerate(raw):
         field = f"filters.{i}"
-        dimension = parse_dimension(name, field, time_allowed=False)
+        dimension = parse_dimension(name, field, time_allowed=False, public=public)
         if not 1 <= len(values) <= MAX_FILTER_VALUES:
             raise QueryError(field, f"needs 1 to {MAX_FILTER_VALUES} values")
         texts = tuple(_text(v) for v in values)
@@ -167,7 +172,9 @@ def parse_query(body: QueryBody, selection: Selection, *, max_rows: int) -> Quer
     metrics = tuple(METRICS[name] for name in body.metrics)
     if len(set(body.metrics)) != len(body.metrics):
         raise QueryError("metrics", "each metric at most once")
-    dimensions = tuple(parse_dimension(n, f"dimensions.{i}") for i, n in enumerate(body.dimensions))
+    dimensions = tuple(
+        parse_dimension(n, f"dimensions.{i}", public=selection.public) for i, n in enumerate(body.dimensions)
+    )
     names = [d.name for d in dimensions]
     if len(set(names)) != len(names):
         raise QueryError("dimensions", "each dimension at most once")

@@ -8,10 +8,10 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from shared.store.schema import TIME_COLUMNS
+from shared.store.schema import BOOL_COLUMNS, TIME_COLUMNS
 
 _FLOATS = {"time_spent_sec", "conversion_value"}
-_BOOLS = {"is_bounce", "is_qr_scan", "is_bot", "event_time_clamped"}
+_BOOLS = set(BOOL_COLUMNS)
 
 
 def _schema(columns: Sequence[str]) -> Any:

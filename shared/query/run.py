@@ -36,17 +36,20 @@ def resolve_selection(
     tz: Any,
     filters: Any,
     bots: bool,
-    project: str | None,
+    projects: frozenset[str] | None,
+    public: bool = False,
     now: datetime | None = None,
 ) -> Selection:
     first: datetime | None = None
     if spec == "all":
-        probe = Selection(resolve_range("today", tz, now or datetime.now(UTC), None), tz, (), bots, project)
+        probe = Selection(
+            resolve_range("today", tz, now or datetime.now(UTC), None), tz, (), bots, projects, public
+        )
         earliest, count = engine.rows(sql.first_event(probe, database, limits))[0]
         if count:
             first = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest
     span = resolve_range(spec, tz, now or datetime.now(UTC), first)
-    return Selection(span, tz, filters, bots, project)
+    return Selection(span, tz, filters, bots, projects, public)
 
 
 def answer(

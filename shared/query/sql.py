@@ -20,14 +20,13 @@ from shared.query.errors import QueryError
 from shared.query.metrics import metric_sql
 from shared.query.model import Filter, Query, Selection
 from shared.query.ranges import utc_param
-from shared.store.schema import EVENT_COLUMNS, TIME_COLUMNS
+from shared.store.schema import BOOL_COLUMNS, EVENT_COLUMNS, TIME_COLUMNS
 
 EXPORT_COLUMNS: Final = (*EVENT_COLUMNS, "inserted_at")
 # Columns that are not text (numbers, flags, times, the tags array, whose cell opens with `[`):
 # every other export column is a String a client chose.
 _NOT_TEXT: Final = frozenset(
-    {*TIME_COLUMNS, "inserted_at", "time_spent_sec", "is_bounce", "is_qr_scan", "conversion_value"}
-    | {"is_bot", "event_time_clamped", "link_tags"}
+    {*TIME_COLUMNS, *BOOL_COLUMNS, "inserted_at", "time_spent_sec", "conversion_value", "link_tags"}
 )
 TEXT_EXPORT_COLUMNS: Final = tuple(c for c in EXPORT_COLUMNS if c not in _NOT_TEXT)
 # A spreadsheet runs a cell that opens with one of these as a formula (OWASP, CSV injection).
@@ -102,7 +101,7 @@ class Statement:
     columns: tuple[str, ...] = ()
     """The result's column names, when the caller needs them (exports)."""
     tenant: str | None = None
-    """Whose read it is (a read key's project; None: the admin's), for the per-tenant slot cap."""
+    """Whose read it is (a read key's project or team; None: the admin's), for the per-tenant slot cap."""
 
 
 def _filter_sql(flt: Filter, i: int, params: dict[str, Any]) -> str:
@@ -134,9 +133,9 @@ def where(selection: Selection, params: dict[str, Any]) -> str:
         "event_time >= toDateTime64({_start:String}, 3, 'UTC')",
         "event_time < toDateTime64({_end:String}, 3, 'UTC')",
     ]
-    if selection.project is not None:
-        params["_project"] = selection.project
-        conditions.append("project_id = {_project:String}")
+    if selection.projects is not None:
+        params["_projects"] = sorted(selection.projects)
+        conditions.append("has({_projects:Array(String)}, project_id)")
     if not selection.bots:
         conditions.append("NOT is_bot")
     conditions.extend(_filter_sql(flt, i, params) for i, flt in enumerate(selection.filters))
@@ -211,9 +210,9 @@ def first_event(selection: Selection, database: str, limits: Limits) -> Statemen
     """The earliest event in the caller's scope (for date_range "all"); no FINAL needed."""
     params: dict[str, Any] = {}
     conditions = ["1"]
-    if selection.project is not None:
-        params["_project"] = selection.project
-        conditions.append("project_id = {_project:String}")
+    if selection.projects is not None:
+        params["_projects"] = sorted(selection.projects)
+        conditions.append("has({_projects:Array(String)}, project_id)")
     sql = f"SELECT min(event_time), count() FROM {database}.events WHERE {' AND '.join(conditions)}"
     return Statement(sql + limits.clause(), params)
 
@@ -227,7 +226,12 @@ def _neutralised(column: str) -> str:
 
 
 def export(
-    selection: Selection, database: str, limits: Limits, timeout_seconds: float, *, for_spreadsheets: bool = False
+    selection: Selection,
+    database: str,
+    limits: Limits,
+    timeout_seconds: float,
+    *,
+    for_spreadsheets: bool = False,
 ) -> Statement:
     """Every column of the selected events; `for_spreadsheets`: text cells that would run as a
     formula get a leading `'` (the CSV export's default)."""
@@ -240,24 +244,35 @@ def export(
 
 
 def event_by_id(
-    database: str, event_id: str, limits: Limits, *, team_id: str | None, project_id: str | None, max_scopes: int
+    database: str,
+    event_id: str,
+    limits: Limits,
+    *,
+    team_id: str | None,
+    project_id: str | None,
+    max_scopes: int,
+    projects: frozenset[str] | None = None,
 ) -> Statement:
     """GET /api/events/{id}: the first-received row of each (team_id, project_id) holding
     `event_id` (in the given team / project, when given), scopes in a stable order, at most
     `max_scopes` of them. FINAL collapses re-sent copies to the first; copies that did not
-    collapse (another link or day, so another sorting key) are ordered first-received first,
-    as deduplication keeps them. `columns` names the row's columns."""
+    collapse (another link or day, so another sorting key) are ordered as deduplication keeps
+    them: server-key copies first, then first received. `projects`: the read key's projects
+    (None: the admin's, all). `columns` names the row's columns."""
     conditions = ["event_id = {event_id:String}"]
-    parameters = {"event_id": event_id}
+    parameters: dict[str, Any] = {"event_id": event_id}
     if team_id is not None:
         conditions.append("team_id = {team_id:String}")
         parameters["team_id"] = team_id
     if project_id is not None:
         conditions.append("project_id = {project_id:String}")
         parameters["project_id"] = project_id
+    if projects is not None:
+        conditions.append("has({_projects:Array(String)}, project_id)")
+        parameters["_projects"] = sorted(projects)
     return Statement(
         f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(conditions)} "
-        "ORDER BY team_id, project_id, received_at, inserted_at "
+        "ORDER BY team_id, project_id, trusted DESC, received_at, inserted_at "
         f"LIMIT 1 BY team_id, project_id LIMIT {int(max_scopes)}" + limits.clause(),
         parameters,
         EXPORT_COLUMNS,

@@ -37,10 +37,16 @@ class Location:
     retries_left: int | None = None
 
 
-def _holds(job: Job, event_id: str) -> bool:
+def _holds(job: Job, event_id: str, projects: frozenset[str] | None = None) -> bool:
+    """Whether `job` holds `event_id` (in one of `projects`, when given: a read key's)."""
     try:
         columns, entries = job.args
-        return event_id in unpack(entries[list(columns).index("event_id")])
+        names = list(columns)
+        ids = unpack(entries[names.index("event_id")])
+        if projects is None:
+            return event_id in ids
+        owners = unpack(entries[names.index("project_id")])
+        return any(i == event_id and p in projects for i, p in zip(ids, owners, strict=True))
     except Exception:  # any other shape (see above): it holds nothing
         return False
 
@@ -86,12 +92,22 @@ def _last_line(text: str | None) -> str | None:
     return lines[-1] if lines else None
 
 
-def locate(redis: Redis, settings: Settings, event_id: str, *, max_jobs: int = 10_000) -> Location | None:
+def locate(
+    redis: Redis,
+    settings: Settings,
+    event_id: str,
+    *,
+    max_jobs: int = 10_000,
+    projects: frozenset[str] | None = None,
+) -> Location | None:
+    """Where `event_id` waits (in one of `projects`, a read key's; None: anywhere), or None."""
     queue = events_queue(redis, settings)
     failed = FailedJobRegistry(queue=queue)
     for job in _fetch(redis, failed.get_job_ids()[:max_jobs]):
         merged = _merged(job)  # these wait with the failed job
-        if _holds(job, event_id) or any(_holds(other, event_id) for other in _fetch(redis, merged)):
+        if _holds(job, event_id, projects) or any(
+            _holds(other, event_id, projects) for other in _fetch(redis, merged)
+        ):
             return Location("failed", job.id, error=_failure(job))
 
     waiting = [
@@ -100,11 +116,11 @@ def locate(redis: Redis, settings: Settings, event_id: str, *, max_jobs: int = 1
         *StartedJobRegistry(queue=queue).get_job_ids(),
     ][:max_jobs]
     for job in _fetch(redis, waiting):
-        if _holds(job, event_id):
+        if _holds(job, event_id, projects):
             return Location("queued", job.id, retries_left=_retries_left(job))
         claim = redis.get(_CLAIMS + job.id)  # jobs a running job has merged into its insert
         claimed = (claim.decode() if isinstance(claim, bytes) else str(claim or "")).split(",")
         for other in _fetch(redis, [i for i in claimed if i]):
-            if _holds(other, event_id):
+            if _holds(other, event_id, projects):
                 return Location("queued", job.id, retries_left=_retries_left(job))
     return None

@@ -20,6 +20,9 @@ JSON_COLUMNS: Final = (
 # DateTime64(3, 'UTC') columns; travel on the queue as ISO-8601 strings ("…Z").
 TIME_COLUMNS: Final = ("event_time", "link_created_at", "link_expires_at", "received_at")
 
+# Bool columns (everything else the API fills is text, a number, a time or link_tags).
+BOOL_COLUMNS: Final = ("is_bounce", "is_qr_scan", "is_bot", "event_time_clamped", "trusted")
+
 # Every column the API fills, in table order. `inserted_at` is the table's own default.
 EVENT_COLUMNS: Final = (
     "event_id",
@@ -71,9 +74,11 @@ EVENT_COLUMNS: Final = (
     "received_at",
     "is_bot",
     "event_time_clamped",
+    "trusted",
 )
 
 # Columns the table computes itself, after EVENT_COLUMNS in table order: `inserted_at`
-# (DEFAULT now64(3)) and `replace_version` (MATERIALIZED from received_at: the
-# ReplacingMergeTree's version, so the first-received copy of an event is the one kept).
+# (DEFAULT now64(3)) and `replace_version` (MATERIALIZED from trusted and received_at: the
+# ReplacingMergeTree's version, so a server-key copy of an event beats a public one, and
+# among equals the first received is the one kept; migration 0005).
 TABLE_COLUMNS: Final = (*EVENT_COLUMNS, "inserted_at", "replace_version")

@@ -28,15 +28,15 @@ def request(authorization: str | None) -> Request:
 
 
 def test_the_admin_token_sees_every_project() -> None:
-    assert keys().scope(f"Bearer {ADMIN}") == ReadScope(None)
-    assert keys().scope(f"bearer {ADMIN}") == ReadScope(None)  # the scheme is case-insensitive
-    assert keys().scope(f"Bearer  {ADMIN} ") == ReadScope(None)  # spaces around the token
+    assert keys().scope(f"Bearer {ADMIN}") == ReadScope()
+    assert keys().scope(f"bearer {ADMIN}") == ReadScope()  # the scheme is case-insensitive
+    assert keys().scope(f"Bearer  {ADMIN} ") == ReadScope()  # spaces around the token
 
 
 def test_a_read_key_sees_its_own_project() -> None:
     for key, project in KEYS.items():
-        assert keys().scope(f"Bearer {key}") == ReadScope(project)
-    assert keys(admin=None).scope(f"Bearer {next(iter(KEYS))}") == ReadScope("p-alpha")
+        assert keys().scope(f"Bearer {key}") == ReadScope.of_project(project)
+    assert keys(admin=None).scope(f"Bearer {next(iter(KEYS))}") == ReadScope.of_project("p-alpha")
 
 
 def _near_misses(secret: str) -> list[str]:
@@ -75,8 +75,8 @@ def test_authorize_refuses_with_401_or_403() -> None:
             keys().authorize(request(authorization))
         assert refused.value.status_code == 401
         assert refused.value.headers == {"WWW-Authenticate": "Bearer"}
-    assert keys().authorize(request(f"Bearer {ADMIN}")) == ReadScope(None)
-    assert keys().authorize(request("Bearer rk-beta-9876543210")) == ReadScope("p-beta")
+    assert keys().authorize(request(f"Bearer {ADMIN}")) == ReadScope()
+    assert keys().authorize(request("Bearer rk-beta-9876543210")) == ReadScope.of_project("p-beta")
 
 
 def test_the_digests_are_keyed_per_instance() -> None:

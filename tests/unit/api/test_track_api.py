@@ -169,7 +169,7 @@ def test_read_endpoint_is_disabled_without_a_token(settings: Settings, fake_redi
 def test_read_endpoint_needs_the_admin_token(client: TestClient, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     response = client.get("/api/events/x", headers=headers)
-    assert response.status_code == 401 and response.json() == {"error": "Unauthorized"}
+    assert response.status_code == 401 and response.json()["error"].startswith("Unauthorized")
 
 
 def test_healthz(client: TestClient) -> None:

@@ -12,9 +12,12 @@ from prometheus_client import REGISTRY
 from redis import Redis
 from starlette.requests import Request
 
-from api.write_keys import PROJECT_SCOPE_KEY, WriteKeys, apply_project
+from api.write_access import GRANT_SCOPE_KEY, WriteAccess, WriteGrant
+from api.write_keys import WriteKeys
 from shared.event.errors import EventError
 from shared.queue.jobs import events_queue, job_rows
+from shared.registry.store import RegistryStore
+from shared.registry.view import RegistryView
 from shared.settings import Settings
 from tests.support.apps import api_client
 from tests.support.builders import basic_event
@@ -110,24 +113,26 @@ def test_raw_keys_are_not_kept() -> None:
     assert grant.label == WriteKeys(KEYS).lookup("wk_abc").label  # type: ignore[union-attr]
 
 
-def request_with_project(project: str | None) -> Request:
+def request_with_grant(grant: WriteGrant | None) -> Request:
     scope: dict[str, Any] = {"type": "http", "method": "POST", "path": TRACK, "headers": []}
-    if project is not None:
-        scope[PROJECT_SCOPE_KEY] = project
+    if grant is not None:
+        scope[GRANT_SCOPE_KEY] = grant
     return Request(scope)
 
 
-def test_apply_project() -> None:
+def test_an_environment_key_binds_or_refuses(fake_redis: Redis) -> None:
+    access = WriteAccess(WriteKeys(KEYS), RegistryView(RegistryStore(fake_redis)))
+    grant = WriteGrant("proj789", "label", trusted=False, rate_limit_per_second=None, overrides=False)
     row = {"project_id": ""}
-    apply_project(row, request_with_project("proj789"))
+    access.bind(row, request_with_grant(grant))
     assert row["project_id"] == "proj789"  # absent: the key's project
     same = {"project_id": "proj789"}
-    apply_project(same, request_with_project("proj789"))
+    access.bind(same, request_with_grant(grant))
     assert same["project_id"] == "proj789"
     with pytest.raises(EventError, match="project_id: does not match"):
-        apply_project({"project_id": "proj000"}, request_with_project("proj789"))
+        access.bind({"project_id": "proj000"}, request_with_grant(grant))
     untouched = {"project_id": "anything"}
-    apply_project(untouched, request_with_project(None))  # no write keys: nothing to enforce
+    access.bind(untouched, request_with_grant(None))  # no key, no registered project: nothing to enforce
     assert untouched["project_id"] == "anything"
 
 

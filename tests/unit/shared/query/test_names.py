@@ -47,7 +47,7 @@ def test_every_operator_has_its_sql(operator: Operator) -> None:
     assert operator in OPERATORS
     span = Range(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
     flt = Filter(operator, Dimension("country", "column", column="country"), ("x",))
-    where = sql.where(Selection(span, ZoneInfo("UTC"), (flt,), bots=False, project=None), {})
+    where = sql.where(Selection(span, ZoneInfo("UTC"), (flt,), bots=False, projects=None), {})
     assert "country" in where
 
 
