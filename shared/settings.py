@@ -157,23 +157,26 @@ class Settings(BaseSettings):
     any, the default for a public tracker; `[]`: no CORS headers). Never applies to the
     read and admin endpoints, which answer without CORS headers whatever this says."""
     write_keys: dict[str, str] = Field(default={}, repr=False)
-    """Write key -> project_id (JSON object). Empty: tracking is open. Set: ingestion needs
-    `Authorization: Bearer <key>` or `X-Write-Key: <key>`, and every event belongs to the
-    key's project. repr=False: keys must not reach logs through a printed Settings."""
+    """Write key -> project_id (JSON object), fixed at start; the registry's keys (docs/tenancy.md)
+    change at run time. Empty: tracking is open. Set: ingestion needs `Authorization: Bearer
+    <key>` or `X-Write-Key: <key>`, and every event belongs to the key's project. repr=False:
+    keys must not reach logs through a printed Settings."""
     rate_limit_ip_per_second: float = Field(default=0, ge=0)
     """Ingestion requests per second per client IP (token bucket; 0: off). Off by default:
     behind a proxy missing from TRUSTED_PROXIES every client shares the proxy's address."""
     rate_limit_ip_burst: int = Field(default=100, ge=1)
     """Requests a client IP may send at once before its per-second rate applies."""
     rate_limit_key_per_second: float = Field(default=0, ge=0)
-    """Ingestion requests per second per write key (0: off; needs WRITE_KEYS)."""
+    """Ingestion requests per second per write key, environment or registry (0: off); a registry
+    key's own `rate_limit_per_second` replaces it for that key."""
     rate_limit_key_burst: int = Field(default=1000, ge=1)
     """Requests a write key may send at once before its per-second rate applies."""
 
     # --- read side: /api/query and /api/export (see README "Query API") ---
     read_keys: dict[str, str] = Field(default={}, repr=False)
-    """Read key -> project_id (JSON object): `Authorization: Bearer <key>` on the read endpoints
-    sees only that project's events. The admin token sees every project."""
+    """Read key -> project_id (JSON object), fixed at start: `Authorization: Bearer <key>` on the
+    read endpoints sees only that project's events (registry read keys, docs/tenancy.md, also
+    cover a team). The admin token sees every project."""
     query_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     """Longest one /api/query may run in the store (408 after)."""
     export_timeout_seconds: float = Field(default=600, gt=0, le=86_400)

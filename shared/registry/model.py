@@ -11,14 +11,14 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.event.limits import FREE_TEXT
+from shared.event.limits import SINGLE_LINE
 from shared.query.errors import QueryError
 from shared.query.ranges import parse_timezone
 
 ID_PATTERN: Final = r"^[A-Za-z0-9._-]{1,64}$"
 RegistryId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=FREE_TEXT)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=SINGLE_LINE)
 ]
 
 KeyKind = Literal["write", "server", "read", "stats"]

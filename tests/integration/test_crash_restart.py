@@ -1,7 +1,8 @@
 """A crash of the whole embedded stack (`trackhouse up` and its redis-server, both SIGKILLed
 while a worker holds a job), then a restart on the same data directory: what the dead process
 held is taken back at start-up, so every acknowledged event is stored, once, within seconds
-rather than after its lease lapses (worker.recovery.reclaim_at_startup)."""
+rather than after its lease lapses (worker.recovery.reclaim_at_startup). The project registry
+(teams, projects, keys: Redis with AOF) survives the same crash."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
 ) -> None:
     prepare_chdb(f"chdb://{short_dir / 'clickhouse'}")  # merges frozen: every insert stays a row
     # A long linger keeps the worker holding its job (started, not stored) when the kill comes.
-    with running_up(short_dir, {"TRACKHOUSE_INSERT_LINGER_MS": "10000"}, log_name="first.log") as first:
+    env = {"TRACKHOUSE_INSERT_LINGER_MS": "10000", "TRACKHOUSE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with running_up(short_dir, env, log_name="first.log") as first:
+        write_key = _registry(first.base)
         redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
         acknowledged = []
         for request in range(4):
@@ -55,8 +58,11 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
         redis.close()
 
     restarted_at = time.monotonic()
-    with running_up(short_dir, log_name="second.log") as second:
+    with running_up(short_dir, {"TRACKHOUSE_ADMIN_TOKEN": ADMIN_TOKEN}, log_name="second.log") as second:
         ready_at = time.monotonic()
+        assert http("GET", f"{second.base}/api/admin/projects/crash-shop", headers=ADMIN)[0] == 200
+        status, answer = http("POST", f"{second.base}/api/events/track", basic_event(event_id="after-crash"), {"X-Write-Key": write_key})
+        assert status == 201, answer
         redis = connect_redis((short_dir / "redis" / URL_FILE).read_text())
         try:
             # Taken back before serving, not when the dead worker's lease lapses.
@@ -76,7 +82,21 @@ def test_a_crashed_stack_stores_what_it_held_within_seconds_of_restart(
             f"acknowledged event stored {stored_at - ready_at:.1f} s after ready"
         )
     rows = Counter(dump_event_ids(f"chdb://{short_dir / 'clickhouse'}", "trackhouse"))
-    assert sorted(rows) == sorted(acknowledged) and set(rows.values()) == {1}
+    assert sorted(rows) == sorted([*acknowledged, "after-crash"]) and set(rows.values()) == {1}
+
+
+ADMIN_TOKEN = "crash-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _registry(base: str) -> str:
+    """A team, a project and a write key made through the admin API: the key's secret."""
+    assert http("POST", f"{base}/api/admin/teams", {"team_id": "crash-team", "name": "T"}, ADMIN)[0] == 201
+    project = {"project_id": "crash-shop", "team_id": "crash-team", "name": "Shop"}
+    assert http("POST", f"{base}/api/admin/projects", project, ADMIN)[0] == 201
+    status, key = http("POST", f"{base}/api/admin/projects/crash-shop/keys", {"kind": "write", "name": "k"}, ADMIN)
+    assert status == 201, key
+    return str(key["key"])
 
 
 def _started_by(redis: Redis, settings: Settings, name: str, *, marked: bool = True) -> Job:
