@@ -70,6 +70,9 @@ _REQUEST_BODY: dict[str, Any] = {
     openapi_extra=_REQUEST_BODY,
     responses={
         400: {"model": ErrorBody, "description": "Missing event_type, or any other invalid input"},
+        401: {"model": ErrorBody, "description": "Unknown, revoked or missing write key (docs/tenancy.md)"},
+        403: {"model": ErrorBody, "description": "A write key sent from a page outside its project's domains"},
+        429: {"model": ErrorBody, "description": "A rate limit (per client IP or per write key); Retry-After"},
         413: {"model": ErrorBody, "description": "Body (inflated) larger than TRACKHOUSE_MAX_BODY_BYTES"},
         415: {"model": ErrorBody, "description": "Content-Encoding other than gzip"},
         500: {"model": FailureBody, "description": "The event could not be queued"},

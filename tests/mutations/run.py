@@ -284,6 +284,46 @@ MUTATIONS = (
         'settings={"insert_deduplication_token": __import__("uuid").uuid4().hex, "max_partitions_per_insert_block": 0},',
         ("tests/integration/test_chaos.py",),
     ),
+    Mutation(
+        "untrusted-server-copy",
+        "a server-key copy of an event id wins over a public copy sent first (the squatting replay)",
+        "shared/store/migrations/0005_trusted_copies_win.sql",
+        " - if(trusted, 0, 4611686018427387904);",
+        ";",
+        ("tests/integration/api/test_write_access.py::test_the_server_copy_of_a_squatted_id_is_the_one_stored_and_counted",),
+    ),
+    Mutation(
+        "origin-suffix-match",
+        "a `*.` domain allows its subdomains only, not a look-alike host ending with its name",
+        "shared/registry/model.py",
+        "if host.endswith(domain[1:]):",
+        "if host.endswith(domain[2:]):",
+        ("tests/integration/api/test_write_access.py::test_a_write_key_is_refused_from_a_page_outside_its_projects_domains",),
+    ),
+    Mutation(
+        "team-key-every-project",
+        "a team key reads its team's projects only",
+        "api/read_keys.py",
+        "return ReadScope(projects, kind, f\"team:{grant.team_id}\")",
+        "return ReadScope(None, kind, f\"team:{grant.team_id}\")",
+        ("tests/integration/api/test_tenant_reads.py",),
+    ),
+    Mutation(
+        "stats-query-strings",
+        "a stats key reads URLs without their query strings",
+        "shared/query/dimensions.py",
+        'return f"cutQueryStringAndFragment({expression})"',
+        "return expression",
+        ("tests/integration/api/test_tenant_reads.py::test_a_stats_key_reads_cards_and_breakdowns_without_query_strings",),
+    ),
+    Mutation(
+        "revoked-key-writes",
+        "a revoked key is refused",
+        "api/write_access.py",
+        "if found.revoked or found.kind not in WRITE_KINDS or project is None:",
+        "if found.kind not in WRITE_KINDS or project is None:",
+        ("tests/integration/api/test_write_access.py::test_unknown_revoked_and_read_keys_cannot_write",),
+    ),
 )
 
 

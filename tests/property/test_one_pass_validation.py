@@ -47,6 +47,7 @@ def model_row(obj: Any) -> dict[str, Any]:
     row["received_at"] = CONTEXT.received_iso
     row["is_bot"] = False
     row["event_time_clamped"] = False
+    row["trusted"] = False
     row["ip_address"] = event.ip_address or CONTEXT.ip_address or ""
     if event.user_agent is None:
         row["user_agent"] = CONTEXT.user_agent
