@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from redis import Redis
 
 log = logging.getLogger(__name__)
+REGISTRY_COMMANDS = ("teams", "projects", "keys")  # cli.registry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="AGE",
         help="failed more than AGE ago: 30m, 12h, 7d",
     )
+    from cli.registry import add_commands as add_registry_commands
+
+    add_registry_commands(commands)
     return parser
 
 
@@ -107,7 +111,8 @@ def _duration(text: str) -> timedelta:
 
 
 def _ops(args: argparse.Namespace, settings: Settings) -> int:
-    """`status` and `failed`: read Redis (never open chDB: the running process owns it)."""
+    """`status`, `failed` and the registry's commands: Redis only (never open chDB: the
+    running process owns it)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -126,6 +131,10 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "status":
             return _status(redis, settings, url, as_json=args.json)
+        if args.command in REGISTRY_COMMANDS:
+            from cli.registry import run as run_registry
+
+            return run_registry(redis, settings, args)
         return _failed(redis, settings, args)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         print(f"trackhouse {args.command}: Redis not reachable at {mask_url(url)}: {exc}", file=sys.stderr)
@@ -215,6 +224,6 @@ def main(argv: list[str] | None = None) -> int:
         from cli.query import run
 
         return run(args, settings)
-    elif args.command in ("status", "failed"):
+    elif args.command in ("status", "failed", *REGISTRY_COMMANDS):
         return _ops(args, settings)
     return 0
