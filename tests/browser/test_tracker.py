@@ -5,6 +5,7 @@ every stored event here says so."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +13,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Request
 
 from shared.queue.redis_server import free_port
+from shared.registry.view import POLL_SECONDS
 from tests.browser.conftest import Recorded, Stack
 from tests.browser.site import Site
 from tests.browser.tracker_pages import STUB, event_of, expect_event, page_html, script_tag, stored_id
-from tests.support.processes import http
+from tests.support.processes import http, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -290,12 +292,30 @@ def test_failures_are_silent_and_the_write_key_is_sent(
         page.goto(url)
     assert page.evaluate("trackhouse.track('click', {link_id: 'x'}) === undefined")
     assert [e for e in recorded.errors if e.startswith("pageerror")] == []
-    # With data-write-key the key travels as X-Write-Key (a preflighted fetch; this API runs open).
-    keyed = site.page("/keyed", page_html("Keyed", script_tag(stack.base, **{"data-write-key": "wk_public"})))
+    # With data-write-key the key travels as X-Write-Key (a preflighted fetch), and binds the
+    # event to the key's project (a registry key, made through the admin API).
+    key = _write_key(stack)
+    keyed = site.page("/keyed", page_html("Keyed", script_tag(stack.base, **{"data-write-key": key})))
     with expect_event(page, stack.base, "view") as view:
         page.goto(keyed)
-    assert view.value.headers["x-write-key"] == "wk_public"
-    assert stack.stored(event_of(view.value)["event_id"])["event_type"] == "view"
+    assert view.value.headers["x-write-key"] == key
+    stored = stack.stored(event_of(view.value)["event_id"])
+    assert (stored["event_type"], stored["project_id"], stored["team_id"]) == ("view", "keyed-site", "keyed-team")
+
+
+def _write_key(stack: Stack) -> str:
+    admin = stack.admin()
+    assert http("POST", f"{stack.base}/api/admin/teams", {"team_id": "keyed-team", "name": "T"}, admin)[0] == 201
+    project = {"project_id": "keyed-site", "team_id": "keyed-team", "name": "Site", "domains": ["127.0.0.1"]}
+    assert http("POST", f"{stack.base}/api/admin/projects", project, admin)[0] == 201
+    status, key = http("POST", f"{stack.base}/api/admin/projects/keyed-site/keys", {"kind": "write", "name": "page"}, admin)
+    assert status == 201, key
+    # One API process has it once a probe passes; the others poll the registry within POLL_SECONDS.
+    probe = {"event_type": "probe"}
+    headers = {"X-Write-Key": key["key"]}
+    wait_for(lambda: http("POST", f"{stack.base}/api/events/track", probe, headers)[0] == 201, timeout_seconds=5, what="the key")
+    time.sleep(2 * POLL_SECONDS)
+    return str(key["key"])
 
 
 HIDE = """Object.defineProperty(document, "hidden", {value: %s, configurable: true});
