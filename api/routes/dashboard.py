@@ -1,6 +1,7 @@
 """`GET /dashboard`: the analytics page (static HTML, CSS and JS from `api/static/`).
 
-It reads only `POST /api/query`, with the admin token or a read key pasted into the page's
+It reads only `POST /api/query` and `GET /api/projects` (the selector's names and each
+project's timezone), with the admin token or a read key pasted into the page's
 form and held in the page's memory only (never in a URL: browsers keep URLs in their history,
 so a `#key=` link does not sign in), so the page itself needs no credential and carries no
 data. Everything it shows came from the open internet; it renders values as text, and this CSP

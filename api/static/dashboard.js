@@ -1,6 +1,7 @@
-// trackhouse dashboard: every number comes from POST /api/query. Every value shown came from the
-// open internet (slugs, referrers, attributes), so it is only ever set as text, never as HTML;
-// the page's CSP allows no inline script either.
+// trackhouse dashboard: every number comes from POST /api/query, the projects' names and timezones
+// from GET /api/projects. Every value shown came from the open internet (slugs, referrers,
+// attributes, project names), so it is only ever set as text, never as HTML; the page's CSP
+// allows no inline script either.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -33,6 +34,7 @@
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
     bots: false,
     project: "",
+    zones: new Map(), // project_id -> its timezone (the registry's), for the projects that have one
     filters: [], // {dim, value, op}: op "is", or "contains" for a value the answer cut
     seq: 0,
     series: null,
@@ -63,14 +65,15 @@
     active++;
   }
   function release() { active--; const next = waiting.shift(); if (next) next(); }
-  async function query(body) {
+  // A POST of `body` (a GET without one) to `path`.
+  async function api(path, body) {
     await slot();
     try {
       for (let attempt = 0; ; attempt++) {
-        const response = await fetch("/api/query", {
-          method: "POST",
-          headers: { "Content-Type": "application/json", Authorization: "Bearer " + key() },
-          body: JSON.stringify(body),
+        const response = await fetch(path, {
+          method: body === undefined ? "GET" : "POST",
+          headers: Object.assign({ Authorization: "Bearer " + key() }, body === undefined ? {} : { "Content-Type": "application/json" }),
+          body: body === undefined ? undefined : JSON.stringify(body),
           credentials: "omit",
           cache: "no-store",
         });
@@ -86,6 +89,7 @@
       release();
     }
   }
+  const query = (body) => api("/api/query", body);
 
   function selection(extra) {
     const filters = state.filters.map((f) => [f.op, f.dim, [f.value]]);
@@ -302,15 +306,35 @@
     }
   }
 
+  // The projects this key reads: the registry's by name, then those only the data names (the
+  // admin's over unregistered events, or every one without a registry) by id.
   async function loadProjects() {
-    const data = await query({ metrics: ["events"], dimensions: ["project_id"], date_range: "all", include: { bots: true }, limit: 500 });
+    const [listed, data] = await Promise.all([
+      api("/api/projects"),
+      query({ metrics: ["events"], dimensions: ["project_id"], date_range: "all", include: { bots: true }, limit: 500 }),
+    ]);
+    const projects = listed.projects.map((p) => [p.project_id, p.name]);
+    const known = new Set(projects.map(([id]) => id));
+    for (const id of data.results.map((r) => r.dimensions[0])) {
+      if (!known.has(id)) projects.push([id, id === "" ? "(no project)" : id]);
+    }
+    state.zones = new Map(listed.projects.filter((p) => p.timezone).map((p) => [p.project_id, p.timezone]));
     const select = $("project");
-    const projects = data.results.map((r) => r.dimensions[0]);
     select.replaceChildren();
     if (projects.length !== 1) select.append(new Option("All projects", ""));
-    for (const project of projects) select.append(new Option(project === "" ? "(no project)" : project, project));
-    state.project = projects.length === 1 ? projects[0] : "";
+    for (const [id, name] of projects) select.append(new Option(name, id));
+    state.project = projects.length === 1 ? projects[0][0] : "";
     select.value = state.project;
+    projectTimezone();
+  }
+  // A project with a timezone opens in it; "All projects" (or one without) keeps the current one.
+  function projectTimezone() {
+    const zone = state.zones.get(state.project);
+    if (!zone) return;
+    const select = $("timezone");
+    if (![...select.options].some((o) => o.value === zone)) select.append(new Option(zone, zone));
+    select.value = zone;
+    state.tz = zone;
   }
 
   // --- controls
@@ -366,7 +390,7 @@
     });
     $("timezone").addEventListener("change", () => { state.tz = $("timezone").value; refresh(); });
     $("bots").addEventListener("change", () => { state.bots = $("bots").checked; refresh(); refreshLive(); });
-    $("project").addEventListener("change", () => { state.project = $("project").value; refresh(); refreshLive(); });
+    $("project").addEventListener("change", () => { state.project = $("project").value; projectTimezone(); refresh(); refreshLive(); });
     $("logout").addEventListener("click", () => signOut(""));
     $("login").addEventListener("submit", (event) => {
       event.preventDefault();
