@@ -31,6 +31,8 @@ class LoadSpec:
     events_per_request: int = 1
     connections: int | None = None
     """wrk connections for this load (None: the run's --connections)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers (track.lua only: a write key, an Origin)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def run_wrk(
             "BENCH_THREADS": str(threads),
             "BENCH_COUNTS": str(counts),
             "BENCH_EVENTS_PER_REQUEST": str(spec.events_per_request),
+            "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in spec.headers),
         }
     )
     argv = [

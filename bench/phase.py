@@ -51,6 +51,9 @@ class Result:
     notes: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     """Exactly-once failures: make the whole run fail."""
+    section: tuple[str, str] | None = None
+    """(name, Markdown): a BENCHMARKS.md section of its own (`<!-- name:start -->`) that this
+    contender's figures fill, printed and written after the notes."""
 
 
 def uvicorn_argv(app: str, port: int) -> list[str]:

@@ -26,11 +26,11 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from bench import direct, embedded, queued, report
+from bench import direct, embedded, keys, queued, report
 from bench.load import BATCH_CONNECTIONS, wrk_binary
 from bench.phase import Config, Result
 from bench.procs import ROOT
-from bench.sections import rewrite_keeping_sections
+from bench.sections import block, rewrite_keeping_sections
 
 RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "bare": direct.run_bare,
@@ -39,6 +39,7 @@ RUNNERS: dict[str, Callable[[Config, Path], Result]] = {
     "track": partial(queued.run_queued, "track"),
     "track-noenrich": partial(queued.run_queued, "track-noenrich"),
     "track-replica": partial(queued.run_queued, "track-replica"),
+    "track-key": keys.run_keys,
     "batch": partial(queued.run_queued, "batch"),
     "batch-2proc": partial(queued.run_queued, "batch-2proc"),
     "embedded": partial(embedded.run_embedded, "embedded"),
@@ -55,6 +56,9 @@ split topology, chDB) on `POST /api/events/track` (a Chrome user agent, enrichme
 **track-noenrich** the same with every enrichment step off (the difference is enrichment's cost);
 **track-replica** the same with a Redis replica and `REDIS_MIN_REPLICAS_ACK=1` (201 once `WAIT`
 confirms the replica holds the job: the difference is what replicated acknowledgements cost);
+**track-key** the same (one API process, the worker beside it) with a registry write key on every
+request, its runs interleaved with keyless ones on the same process (its figures: the keyed runs';
+the comparison, with and without an Origin, is its own section below, bench/keys.py);
 **batch** the same as track on `POST /api/events/batch`
 with {batch} events per request; **batch-2proc** the same with `trackhouse api --processes 2`
 (RSS and CPU of the API: the supervisor and its children together); **embedded** what `make run`
@@ -137,12 +141,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _run_one(name: str, cfg: Config, keep: bool) -> Result:
+def _run_one(name: str, cfg: Config, keep: bool, command: str) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"thb-{name}-", dir="/tmp"))  # short: unix socket paths
     started = time.monotonic()
     print(f"[{name}] running in {workdir}", file=sys.stderr, flush=True)
+    runner = partial(keys.run_keys, command=command) if name == "track-key" else RUNNERS[name]
     try:
-        result = RUNNERS[name](cfg, workdir)
+        result = runner(cfg, workdir)
     except Exception as exc:  # one broken contender must not hide the others' figures
         traceback.print_exc()
         result = Result(
@@ -175,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         grace=args.grace,
         half_load=not args.no_half_load,
     )
-    results = [_run_one(name, cfg, args.keep) for name in args.names]
-
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
+    results = [_run_one(name, cfg, args.keep, command) for name in args.names]
+
     table = report.table(results)
     print(table)
     targets = report.targets(results)
@@ -186,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     notes = report.notes(results)
     if notes:
         print("\n" + notes)
+    own = [block(*r.section) for r in results if r.section is not None and r.status == "ok"]
+    for text in own:
+        print("\n" + text)
     about = ABOUT.format(
         batch=queued.BATCH_SIZE, threads=cfg.threads, connections=cfg.connections,
         batch_connections=BATCH_CONNECTIONS, duration=cfg.duration,
@@ -197,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()} · {_wrk_version()}\n\n"
         f"Command: `{command}` (from the repository root; `make bench` runs it with the defaults)\n\n"
         f"{table}\n\n{targets + chr(10) * 2 if targets else ''}{about}\n\n## Notes\n\n{notes or '(none)'}\n"
+        + "".join(f"\n{text}\n" for text in own)  # the contenders' own sections (track-key's)
     )
     old = args.output.read_text() if args.output.exists() else ""
     args.output.write_text(rewrite_keeping_sections(old, text))  # bench-query's and others' stay
