@@ -39,10 +39,12 @@ from api.routes import (
 )
 from api.routes.docs import DocsSecurityHeaders, document_body_models
 from api.state import AppState
+from api.suppressions import SuppressionCheck
 from api.write_access import WriteAccess
 from api.write_keys import WriteKeys
 from shared.event.enrich import Enricher
 from shared.event.visitors import DailySalt
+from shared.lifecycle.subjects import hash_key
 from shared.query.engine import ClientEngine, ReadEngine
 from shared.query.slots import read_slots
 from shared.queue.jobs import events_queue
@@ -95,6 +97,7 @@ def create_app(
     app.state.trackhouse.backpressure = backpressure
     state: AppState = app.state.trackhouse
     state.limiter = limiter
+    state.suppressions = SuppressionCheck(registry, lambda: hash_key(redis, settings))
     guard = IngestGuard(state.resolver, access, limiter)
     app.include_router(track.router)
     app.include_router(batch.router)

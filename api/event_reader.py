@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.lifecycle.retention import Retention
 from shared.query import sql
 from shared.query.engine import ReadEngine
 from shared.store.schema import JSON_COLUMNS
@@ -43,6 +44,7 @@ def find_event(
     project_id: str | None = None,
     projects: frozenset[str] | None = None,
     limits: sql.Limits,
+    retention: Retention | None = None,
 ) -> dict[str, Any] | Ambiguous | None:
     """The stored event `event_id` (in the given team / project, when given), or None, or the
     scopes it names when it is not one event, within the read key's `projects` (None: all).
@@ -56,6 +58,7 @@ def find_event(
         project_id=project_id,
         max_scopes=MAX_SCOPES + 1,
         projects=projects,
+        retention=retention,
     )
     rows = [dict(zip(statement.columns, row, strict=True)) for row in engine.rows(statement)]
     if not rows:

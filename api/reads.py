@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +21,7 @@ from api.read_keys import ReadKeys, ReadScope
 from api.responses import error
 from api.state import app_state
 from shared.event.errors import EventError
+from shared.lifecycle.retention import Retention
 from shared.query.engine import ReadEngine, TenantEngine
 from shared.query.errors import QueryBusy, QueryError, QueryTimeout, StoreUnavailable
 from shared.query.model import ExportBody, QueryBody, Selection, parse_filters
@@ -43,6 +45,9 @@ class ReadSide:
     """Exports wait here, apart from queries: a slow export never holds a query's slot."""
     keys: ReadKeys
     limits: Limits
+    registry: RegistryView | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The reads' "now": retention cutoffs and relative ranges (a test moves it)."""
 
     @classmethod
     def build(cls, settings: Settings, engine: ReadEngine, registry: RegistryView | None = None) -> ReadSide:
@@ -58,7 +63,12 @@ class ReadSide:
         gate = QueryGate(settings.query_concurrency, settings.query_wait_seconds)
         export_gate = QueryGate(settings.export_concurrency, settings.query_wait_seconds)
         keys = ReadKeys(settings.read_keys, settings.admin_token, registry)
-        return cls(settings, engine, gate, export_gate, keys, limits)
+        return cls(settings, engine, gate, export_gate, keys, limits, registry)
+
+    def retention(self) -> Retention:
+        """The cutoffs now: a project's own retention_days, else TRACKHOUSE_RETENTION_DAYS."""
+        projects = self.registry.snapshot.projects if self.registry is not None else {}
+        return Retention.at(self.clock(), self.settings.retention_days, projects)
 
     def engine_for(self, scope: ReadScope) -> ReadEngine:
         """The engine as this caller reads through it (its project's or team's share of the slots)."""
@@ -76,6 +86,8 @@ class ReadSide:
             bots=body.include.bots,
             projects=scope.projects,
             public=scope.public,
+            now=self.clock(),
+            retention=self.retention(),
         )
 
     async def body(self, request: Request, model: type[M]) -> M:

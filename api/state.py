@@ -13,6 +13,7 @@ from api.client import ClientResolver
 from api.group_commit import GroupCommitter
 from api.lockout import Lockout
 from api.rate_limit import RateLimiter
+from api.suppressions import SuppressionCheck
 from api.write_access import WriteAccess
 from shared.event.enrich import Enricher
 from shared.settings import Settings
@@ -27,6 +28,8 @@ class AppState:
     enricher: Enricher
     access: WriteAccess
     """Who may send events for which project (api.write_access): registry and environment keys."""
+    suppressions: SuppressionCheck | None = None
+    """Erased subjects whose later events are dropped (api.suppressions)."""
     limiter: RateLimiter | None = None
     """Ingestion rate limits (api.rate_limit)."""
     backpressure: Backpressure | None = None

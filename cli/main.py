@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REGISTRY_COMMANDS = ("teams", "projects", "keys")  # cli.registry
+ERASURE_COMMANDS = ("erase", "erasures", "suppressions")  # cli.erasure
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,9 +88,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="AGE",
         help="failed more than AGE ago: 30m, 12h, 7d",
     )
+    from cli.erasure import add_commands as add_erasure_commands
     from cli.registry import add_commands as add_registry_commands
 
     add_registry_commands(commands)
+    add_erasure_commands(commands)
     return parser
 
 
@@ -135,6 +138,10 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
             from cli.registry import run as run_registry
 
             return run_registry(redis, settings, args)
+        if args.command in ERASURE_COMMANDS:
+            from cli.erasure import run as run_erasure
+
+            return run_erasure(redis, settings, args)
         return _failed(redis, settings, args)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         print(f"trackhouse {args.command}: Redis not reachable at {mask_url(url)}: {exc}", file=sys.stderr)
@@ -224,6 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         from cli.query import run
 
         return run(args, settings)
-    elif args.command in ("status", "failed", *REGISTRY_COMMANDS):
+    elif args.command in ("status", "failed", *REGISTRY_COMMANDS, *ERASURE_COMMANDS):
         return _ops(args, settings)
     return 0

@@ -136,7 +136,7 @@ def _project_flags(parser: argparse.ArgumentParser, *, domains: Any = None) -> N
         )
     parser.add_argument("--timezone", metavar="TZ", help="the dashboard's default (IANA name; default UTC)")
     parser.add_argument(
-        "--retention-days", type=int, default=None, metavar="N", help="days of events kept (0: forever)"
+        "--retention-days", type=int, default=None, metavar="N", help="days of events kept (0: forever; unset: TRACKHOUSE_RETENTION_DAYS)"
     )
 
 
@@ -324,7 +324,9 @@ def _table(headers: list[str], rows: Sequence[list[str]], noun: str) -> str:
     return "\n".join([*lines, f"{len(rows)} {noun}(s)"])
 
 
-def _retention(days: int) -> str:
+def _retention(days: int | None) -> str:
+    if days is None:
+        return "default"
     return "forever" if days == 0 else f"{days} day(s)"
 
 

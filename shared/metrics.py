@@ -95,13 +95,15 @@ _rejected = Counter(
 )
 _dropped = Counter(
     "trackhouse_events_dropped",
-    "Events answered but not stored (enrichment: bots with TRACKHOUSE_DROP_BOTS).",
+    "Events answered but not stored: bots (TRACKHOUSE_DROP_BOTS), suppressed subjects (erasures).",
     ["endpoint", "reason"],
 )
 TRACK_ACCEPTED = _accepted.labels("track")
 BATCH_ACCEPTED = _accepted.labels("batch")
 TRACK_DROPPED_BOT = _dropped.labels("track", "bot")
 BATCH_DROPPED_BOT = _dropped.labels("batch", "bot")
+TRACK_DROPPED_SUPPRESSED = _dropped.labels("track", "suppressed")
+BATCH_DROPPED_SUPPRESSED = _dropped.labels("batch", "suppressed")
 # Every (endpoint, reason) child exists from the start: a rate() over a series that appears
 # only at its first increment misses that increment.
 TRACK_REJECTED: dict[Reason, Counter] = {reason: _rejected.labels("track", reason) for reason in REASONS}
@@ -150,6 +152,13 @@ INSERT_MERGED_JOBS = Histogram(
 )
 JOB_ATTEMPTS_FAILED = Counter("trackhouse_job_attempts_failed", "Job attempts that raised.")
 JOB_RETRIES = Counter("trackhouse_job_retries", "Attempts of a job that had failed before.")
+EVENTS_ERASED_AT_WRITE = Counter(
+    "trackhouse_events_erased_at_write",
+    "Events a writer left out of its insert: an erasure's tombstone names their subject.",
+)
+ERASURES_FINISHED = Counter(
+    "trackhouse_erasures_finished", "Erasures run to their end, by outcome.", ["status"]
+)
 EVENTS_REJECTED_BY_STORE = Counter(
     "trackhouse_events_rejected_by_store", "Events the store refused for their data (dead-lettered)."
 )

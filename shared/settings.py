@@ -293,6 +293,15 @@ class Settings(BaseSettings):
     ip_storage: Literal["full", "truncated", "none"] = "full"
     """How the client IP is stored: whole, truncated (IPv4 /24, IPv6 /48) or not at all. The
     visitor hash is computed from the full IP first."""
+    retention_days: int = Field(default=0, ge=0, le=36_500)
+    """Days of events kept, by event_time, for projects whose registry record sets no
+    `retention_days` of its own (0: forever). Reads never show older events; the workers
+    delete them within RETENTION_INTERVAL_SECONDS (docs/privacy.md)."""
+    retention_interval_seconds: int = Field(default=3600, ge=10)
+    """How often a worker drops expired partitions and deletes expired rows."""
+    erasure_hash_key: SecretStr | None = None
+    """Key of the hashes the erasure log, tombstones and suppressions keep instead of a subject's
+    values. Unset: 32 random bytes made once and kept in Redis."""
     max_future_seconds: int = Field(default=300, ge=0)
     """An event_time further ahead than this is clamped to the receive time (and flagged)."""
     max_past_days: int = Field(default=0, ge=0)

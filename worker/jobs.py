@@ -24,6 +24,7 @@ from shared.queue.serializer import OrjsonSerializer
 from shared.settings import Settings
 from worker import merge, poison
 from worker.replicas import require_for_job
+from worker.tombstones import FilteringWriter, Tombstones
 from worker.writer import Writer, epoch_ms
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,11 @@ class JobContext:
     replica_ack_timeout_ms: int = 500
     replica_wait_seconds: float = 300.0
     """How long refusals for want of those replicas give the attempt back (worker.replicas)."""
+    tombstones: Tombstones | None = None
+    """Erased subjects this worker must not store (None: no check, for tests of the rest)."""
 
     @classmethod
-    def from_settings(cls, writer: Writer, settings: Settings) -> JobContext:
+    def from_settings(cls, writer: Writer, settings: Settings, tombstones: Tombstones | None = None) -> JobContext:
         # A claim record must outlive every attempt of its job, dead-letter time included.
         attempts = len(settings.retry_intervals_seconds) + 1
         ttl = (
@@ -69,6 +72,7 @@ class JobContext:
             settings.redis_min_replicas_ack,
             settings.redis_replica_ack_timeout_ms,
             settings.redis_replica_wait_seconds,
+            tombstones,
         )
 
 
@@ -144,6 +148,10 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
         job.meta["merged"] = merged  # shown by rq-dashboard if this job fails
         job.save_meta()
     token = merge.insert_token(job, merged)
+    writer: Writer = context.writer
+    # Read now, with this job registered as started: see worker.tombstones.
+    if context.tombstones is not None and (matcher := context.tombstones.current()) is not None:
+        writer = FilteringWriter(writer, matcher)
     stored = 0
     batches, unreadable = merge.gather(job, merged)
     queue = Queue(job.origin, connection=job.connection, serializer=OrjsonSerializer)
@@ -153,9 +161,7 @@ def insert_events(columns: list[str], data: list[list[Any]]) -> int:
     for part, (batch_columns, batch_data) in enumerate(batches.items()):
         _fill_sessions(job, batch_columns, batch_data, context.session_idle_seconds)
         part_token = f"{token}:{part}"
-        written, rejected = poison.write_isolating(
-            context.writer, batch_columns, batch_data, token=part_token
-        )
+        written, rejected = poison.write_isolating(writer, batch_columns, batch_data, token=part_token)
         stored += written
         if rejected.count:
             poison.dead_letter(queue, rejected, token=part_token, failure_ttl=context.failure_ttl_seconds)

@@ -77,7 +77,9 @@ from shared.settings import Settings
 from shared.store.client import open_client
 from worker.allowlist import dead_letter_refused, refusal
 from worker.jobs import JobContext, bind
+from worker.lifecycle import LifecycleThread
 from worker.recovery import reclaim_at_startup, recover_abandoned, recover_stranded
+from worker.tombstones import Tombstones
 from worker.writer import EventWriter, Writer
 
 log = logging.getLogger(__name__)
@@ -314,17 +316,21 @@ def run_worker_process(
     """`trackhouse worker`: one worker in the main thread (RQ's signal handling: SIGTERM
     finishes the current job, a second one abandons it to be retried), plus a scheduler.
     `writer`: the store seam (the chaos harness wraps the real one to inject faults)."""
-    bind(JobContext.from_settings(writer or make_writer(settings), settings))
+    bind(JobContext.from_settings(writer or make_writer(settings), settings, Tombstones(redis, settings)))
     reclaim_at_startup(redis, settings, sole_worker=False)  # jobs of workers found dead
     if settings.worker_metrics_port:
         metrics.start_worker_server(settings.worker_metrics_port, settings.worker_metrics_host)
     scheduler = SchedulerThread(redis, settings)
     scheduler.start()
+    lifecycle = LifecycleThread(redis, settings)
+    lifecycle.start()
     try:
         make_worker(redis, settings, in_thread=False).work(burst=burst, logging_level=settings.log_level)
     finally:
         scheduler.stop()
+        lifecycle.stop()
         scheduler.join(timeout=5)
+        lifecycle.join(timeout=5)
 
 
 class WorkerThreads:
@@ -337,9 +343,11 @@ class WorkerThreads:
         self._workers: list[EventWorker] = []
         self._threads: list[threading.Thread] = []
         self._scheduler = SchedulerThread(redis, settings)
+        self._tombstones = Tombstones(redis, settings)
+        self._lifecycle = LifecycleThread(redis, settings)
 
     def _run(self, worker: EventWorker, writer: Writer) -> None:
-        bind(JobContext.from_settings(writer, self._settings))
+        bind(JobContext.from_settings(writer, self._settings, self._tombstones))
         worker.work(logging_level=self._settings.log_level)
 
     def start(self) -> None:
@@ -353,6 +361,7 @@ class WorkerThreads:
             self._threads.append(thread)
             thread.start()
         self._scheduler.start()
+        self._lifecycle.start()
         log.info("started %d worker thread(s) on queue %s", len(self._threads), self._settings.queue_name)
 
     def stop(self) -> None:
@@ -360,10 +369,12 @@ class WorkerThreads:
         A worker stuck reconnecting to an absent Redis is left behind (daemon thread): its
         job, if any, is still in Redis and is recovered as abandoned."""
         self._scheduler.stop()
+        self._lifecycle.stop()
         for worker in self._workers:
             worker.stop()
         deadline = time.monotonic() + self._settings.job_timeout_seconds + 5
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._scheduler.join(timeout=5)
+        self._lifecycle.join(timeout=5)
         log.info("worker threads stopped")

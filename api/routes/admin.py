@@ -1,4 +1,5 @@
-"""The admin API: teams, projects and keys at run time (`Authorization: Bearer <ADMIN_TOKEN>`).
+"""The admin API: teams, projects and keys at run time, erasures and suppressions
+(`Authorization: Bearer <ADMIN_TOKEN>`).
 
 Every change is one Redis transaction (shared.registry.store); this process sees it at once,
 every other API process within a second (shared.registry.view). The token is checked (and
@@ -19,6 +20,7 @@ from api.auth import check_admin
 from api.reads import read_side
 from api.responses import ErrorBody, error
 from api.state import AppState, app_state
+from shared.lifecycle.erasures import Erasure, ErasureIn, ErasureStore
 from shared.registry.model import (
     ID_PATTERN,
     CreatedKey,
@@ -116,14 +118,23 @@ async def update_project(request: Request, state: State, project_id: ProjectId) 
 
 @router.delete(
     "/projects/{project_id}",
-    response_model=Project,
     responses=_ERRORS,
-    summary="Remove a project from the registry and revoke its keys (its events stay)",
+    summary="Remove a project from the registry and revoke its keys; with erase=true, erase its events too",
 )
-async def delete_project(request: Request, state: State, project_id: ProjectId) -> Response:
+async def delete_project(request: Request, state: State, project_id: ProjectId, erase: bool = False) -> Response:
+    """The project's record; with `erase=true`, `{"project": …, "erasure": …}`: an erasure of
+    every event of the project (GET /api/admin/erasures/{id} follows it to `done`)."""
     if denied := check_admin(request, state):
         return denied
-    return await _run(state, lambda store: store.delete_project(project_id))
+    if not erase:
+        return await _run(state, lambda store: store.delete_project(project_id))
+
+    def erase_and_delete(store: RegistryStore) -> dict[str, Any]:
+        erasure = erasure_store(state).request_project(project_id)  # checks the project exists
+        project = store.delete_project(project_id)
+        return {"project": project.model_dump(), "erasure": erasure.model_dump()}
+
+    return await _run(state, erase_and_delete, 202)
 
 
 @router.post(
@@ -171,3 +182,56 @@ async def revoke_key(request: Request, state: State, key_id: Annotated[str, Path
     if denied := check_admin(request, state):
         return denied
     return await _run(state, lambda store: store.revoke_key(key_id), 204)
+
+
+def erasure_store(state: AppState) -> ErasureStore:
+    return ErasureStore.for_settings(state.redis, state.settings)
+
+
+ErasureId = Annotated[str, Path(max_length=64)]
+
+
+@router.post(
+    "/erasures",
+    status_code=202,
+    response_model=Erasure,
+    responses=_ERRORS,
+    summary="Erase a subject's events everywhere: the store, the queue, retries, dead letters",
+)
+async def request_erasure(request: Request, state: State) -> Response:
+    """Answered once the request is durable in Redis (status `pending`); from then on no writer
+    stores the subject's events received before it. A worker runs it to `done`."""
+    if denied := check_admin(request, state):
+        return denied
+    body = await _read(request, ErasureIn)
+    return await _run(state, lambda _: erasure_store(state).request(body), 202)
+
+
+@router.get("/erasures", responses=_ERRORS, summary="The erasure log (subjects as keyed hashes only)")
+async def list_erasures(request: Request, state: State) -> Response:
+    if denied := check_admin(request, state):
+        return denied
+    return await _run(state, lambda _: {"erasures": [e.model_dump() for e in erasure_store(state).all()]})
+
+
+@router.get("/erasures/{erasure_id}", response_model=Erasure, responses=_ERRORS, summary="One erasure")
+async def get_erasure(request: Request, state: State, erasure_id: ErasureId) -> Response:
+    if denied := check_admin(request, state):
+        return denied
+    return await _run(state, lambda _: erasure_store(state).get(erasure_id))
+
+
+@router.get("/suppressions", responses=_ERRORS, summary="Subjects whose events are dropped at the API")
+async def list_suppressions(request: Request, state: State) -> Response:
+    if denied := check_admin(request, state):
+        return denied
+    return await _run(
+        state, lambda _: {"suppressions": [s.model_dump() for s in erasure_store(state).suppressions()]}
+    )
+
+
+@router.delete("/suppressions/{suppression_id}", status_code=204, responses=_ERRORS, summary="Lift a suppression")
+async def lift_suppression(request: Request, state: State, suppression_id: ErasureId) -> Response:
+    if denied := check_admin(request, state):
+        return denied
+    return await _run(state, lambda _: erasure_store(state).lift(suppression_id), 204)

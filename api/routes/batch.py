@@ -15,6 +15,7 @@ from api.responses import ErrorBody, FailureBody, json_response
 from api.routes.metrics import rejection_reason
 from api.routes.track import READ_ERRORS, body_error, overloaded, queue_failure
 from api.state import AppState
+from api.suppressions import SUPPRESSED
 from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
@@ -128,7 +129,10 @@ async def batch(request: Request) -> Response:
                 raise parsed
             row = parsed
             state.access.bind(row, request)
-            reason = state.enricher.apply(row, context)
+            ip = row["ip_address"]  # as sent: enrichment may cut it for storage
+            reason = state.enricher.apply(row, context) or (
+                state.suppressions.reason(row, ip) if state.suppressions else None
+            )
         except EventError as exc:
             metrics.BATCH_REJECTED[rejection_reason(exc)].inc()
             results.append({"index": index, "error": exc.message})
@@ -138,7 +142,7 @@ async def batch(request: Request) -> Response:
             return queue_failure(exc)
         if reason:
             dropped += 1
-            metrics.BATCH_DROPPED_BOT.inc()
+            (metrics.BATCH_DROPPED_SUPPRESSED if reason == SUPPRESSED else metrics.BATCH_DROPPED_BOT).inc()
             results.append(
                 {"index": index, "event_id": row["event_id"], "status": "dropped", "reason": reason}
             )

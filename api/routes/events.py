@@ -62,6 +62,7 @@ def get_event(
             project_id=project_id,
             projects=scope.projects,
             limits=read_side(request).limits,  # the caps every read runs under
+            retention=read_side(request).retention(),
         )
     except QueryError as exc:  # over a cap (a 408 or a 400), as a query would be
         return error(exc.status, str(exc))

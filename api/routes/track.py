@@ -15,6 +15,7 @@ from api.paths import TRACK_PATH
 from api.responses import ErrorBody, FailureBody, Tracked, error, tracked
 from api.routes.metrics import rejection_reason
 from api.state import AppState
+from api.suppressions import SUPPRESSED
 from shared import metrics
 from shared.event.errors import EventError
 from shared.event.model import TrackEvent
@@ -90,7 +91,10 @@ async def track(request: Request) -> Response:
         raw = await read_body(request, state.settings.max_body_bytes)
         row = parse_event(decode_json(raw), context, generate_ids=False)
         state.access.bind(row, request)
-        dropped = state.enricher.apply(row, context)
+        ip = row["ip_address"]  # as sent: enrichment may cut it for storage
+        dropped = state.enricher.apply(row, context) or (
+            state.suppressions.reason(row, ip) if state.suppressions else None
+        )
     except READ_ERRORS as exc:
         metrics.TRACK_REJECTED[rejection_reason(exc)].inc()
         return body_error(exc)
@@ -98,7 +102,7 @@ async def track(request: Request) -> Response:
         metrics.TRACK_REJECTED["queue_unavailable"].inc()
         return queue_failure(exc)
     if dropped:
-        metrics.TRACK_DROPPED_BOT.inc()
+        (metrics.TRACK_DROPPED_SUPPRESSED if dropped == SUPPRESSED else metrics.TRACK_DROPPED_BOT).inc()
         return tracked(row["event_id"], dropped=dropped)
     try:
         await state.committer.submit([row], len(raw))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -13,6 +13,9 @@ from shared.query.dimensions import VALUE_MAX_CHARS, Dimension, parse_dimension
 from shared.query.errors import QueryError
 from shared.query.metrics import METRICS, Metric, MetricName
 from shared.query.ranges import Range
+
+if TYPE_CHECKING:
+    from shared.lifecycle.retention import Retention
 
 Operator = Literal["is", "is_not", "contains", "contains_not", "matches"]
 OPERATORS: Final[tuple[Operator, ...]] = get_args(Operator)
@@ -123,6 +126,8 @@ class Selection:
     the admin's, every project)."""
     public: bool = False
     """A stats key's read: no personal dimension, and no URL query string (`dimensions.PERSONAL`)."""
+    retention: Retention | None = None
+    """The cutoffs at the read's instant: an expired row is never read, deleted yet or not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from shared.lifecycle.retention import Retention
 from shared.query import sql
 from shared.query.dimensions import VALUE_MAX_CHARS
 from shared.query.engine import ReadEngine
@@ -39,17 +40,18 @@ def resolve_selection(
     projects: frozenset[str] | None,
     public: bool = False,
     now: datetime | None = None,
+    retention: Retention | None = None,
 ) -> Selection:
     first: datetime | None = None
     if spec == "all":
         probe = Selection(
-            resolve_range("today", tz, now or datetime.now(UTC), None), tz, (), bots, projects, public
+            resolve_range("today", tz, now or datetime.now(UTC), None), tz, (), bots, projects, public, retention
         )
         earliest, count = engine.rows(sql.first_event(probe, database, limits))[0]
         if count:
             first = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest
     span = resolve_range(spec, tz, now or datetime.now(UTC), first)
-    return Selection(span, tz, filters, bots, projects, public)
+    return Selection(span, tz, filters, bots, projects, public, retention)
 
 
 def answer(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from shared.lifecycle.retention import Retention
 from shared.query.dimensions import TAGS_SQL, VALUE_MAX_CHARS, Dimension
 from shared.query.errors import QueryError
 from shared.query.metrics import metric_sql
@@ -136,6 +137,8 @@ def where(selection: Selection, params: dict[str, Any]) -> str:
     if selection.projects is not None:
         params["_projects"] = sorted(selection.projects)
         conditions.append("has({_projects:Array(String)}, project_id)")
+    if selection.retention is not None and (kept := selection.retention.condition(params, selection.projects)):
+        conditions.append(kept)
     if not selection.bots:
         conditions.append("NOT is_bot")
     conditions.extend(_filter_sql(flt, i, params) for i, flt in enumerate(selection.filters))
@@ -213,6 +216,8 @@ def first_event(selection: Selection, database: str, limits: Limits) -> Statemen
     if selection.projects is not None:
         params["_projects"] = sorted(selection.projects)
         conditions.append("has({_projects:Array(String)}, project_id)")
+    if selection.retention is not None and (kept := selection.retention.condition(params, selection.projects)):
+        conditions.append(kept)
     sql = f"SELECT min(event_time), count() FROM {database}.events WHERE {' AND '.join(conditions)}"
     return Statement(sql + limits.clause(), params)
 
@@ -252,6 +257,7 @@ def event_by_id(
     project_id: str | None,
     max_scopes: int,
     projects: frozenset[str] | None = None,
+    retention: Retention | None = None,
 ) -> Statement:
     """GET /api/events/{id}: the first-received row of each (team_id, project_id) holding
     `event_id` (in the given team / project, when given), scopes in a stable order, at most
@@ -270,6 +276,8 @@ def event_by_id(
     if projects is not None:
         conditions.append("has({_projects:Array(String)}, project_id)")
         parameters["_projects"] = sorted(projects)
+    if retention is not None and (kept := retention.condition(parameters, projects)):
+        conditions.append(kept)
     return Statement(
         f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(conditions)} "
         "ORDER BY team_id, project_id, trusted DESC, received_at, inserted_at "

@@ -75,8 +75,8 @@ class ProjectIn(_Input):
     """Hostnames whose pages may send with the project's write keys (empty: any)."""
     timezone: Timezone = "UTC"
     """The dashboard's default timezone for this project."""
-    retention_days: RetentionDays = 0
-    """Days of events kept (0: forever)."""
+    retention_days: RetentionDays | None = None
+    """Days of events kept, by event_time (0: forever; absent or null: TRACKHOUSE_RETENTION_DAYS)."""
     require_write_key: bool = False
     """Events naming this project without one of its write (or server) keys get 401."""
 
@@ -88,10 +88,12 @@ class ProjectPatch(_Input):
     domains: Domains | None = None
     timezone: Timezone | None = None
     retention_days: RetentionDays | None = None
+    """null: back to TRACKHOUSE_RETENTION_DAYS."""
     require_write_key: bool | None = None
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude_none=True)
+        given = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in given.items() if v is not None or k == "retention_days"}
 
 
 class KeyIn(_Input):
@@ -113,7 +115,8 @@ class Project(BaseModel):
     name: str
     domains: list[str]
     timezone: str
-    retention_days: int
+    retention_days: int | None
+    """None: the deployment's TRACKHOUSE_RETENTION_DAYS."""
     require_write_key: bool
     created_at: str
 

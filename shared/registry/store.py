@@ -12,6 +12,7 @@ after a merge-free read of it. Layout (a few hashes; a registry of thousands of 
     trackhouse:registry:keys      key id     -> Key JSON + its SHA-256 + revoked_at
     trackhouse:registry:used      key id     -> last use (epoch ms), written at most once a minute
     trackhouse:registry:version   bumped by every change: what each process polls
+    trackhouse:registry:suppressions  id -> a subject the API drops (shared.lifecycle.erasures)
 
 Each change is one WATCH/MULTI transaction that also bumps the version, so a reader that loads
 the hashes in one MULTI sees a registry as it was between two changes."""
@@ -19,7 +20,7 @@ the hashes in one MULTI sees a registry as it was between two changes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -44,8 +45,8 @@ from shared.registry.model import (
 from shared.registry.secrets import digest, new_key, new_key_id
 
 PREFIX = "trackhouse:registry:"
-TEAMS, PROJECTS, KEYS, USED, VERSION = (
-    PREFIX + name for name in ("teams", "projects", "keys", "used", "version")
+TEAMS, PROJECTS, KEYS, USED, VERSION, SUPPRESSIONS = (
+    PREFIX + name for name in ("teams", "projects", "keys", "used", "version", "suppressions")
 )
 USE_INTERVAL_MS = 60_000
 
@@ -94,6 +95,8 @@ class Contents:
     teams: dict[str, Team]
     projects: dict[str, Project]
     keys: dict[str, StoredKey]
+    suppressions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Suppression records (shared.lifecycle.erasures.Suppression), as stored."""
 
 
 def now_iso() -> str:
@@ -128,12 +131,14 @@ class RegistryStore:
             pipe.hgetall(TEAMS)
             pipe.hgetall(PROJECTS)
             pipe.hgetall(KEYS)
-            version, teams, projects, keys = pipe.execute()
+            pipe.hgetall(SUPPRESSIONS)
+            version, teams, projects, keys, suppressions = pipe.execute()
         return Contents(
             int(version or 0),
             {k.decode(): Team.model_validate_json(v) for k, v in teams.items()},
             {k.decode(): Project.model_validate_json(v) for k, v in projects.items()},
             {k.decode(): _stored_key(v) for k, v in keys.items()},
+            {k.decode(): orjson.loads(v) for k, v in suppressions.items()},
         )
 
     def teams(self) -> list[Team]:

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -49,6 +50,8 @@ class Snapshot:
     team_projects: dict[str, frozenset[str]] = field(default_factory=dict)
     reads: bool = False
     """Some read or stats key exists (the read endpoints are then enabled without an admin token)."""
+    suppressions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Subjects the API drops (shared.lifecycle.erasures.Suppression records, as stored)."""
 
     @classmethod
     def of(cls, contents: Contents) -> Snapshot:
@@ -68,7 +71,9 @@ class Snapshot:
             team_projects.setdefault(project.team_id, set()).add(project.project_id)
         frozen = {team: frozenset(ids) for team, ids in team_projects.items()}
         reads = any(g.kind in READ_KINDS and not g.revoked for g in grants.values())
-        return cls(contents.version, contents.teams, contents.projects, grants, frozen, reads)
+        return cls(
+            contents.version, contents.teams, contents.projects, grants, frozen, reads, contents.suppressions
+        )
 
 
 class RegistryView:

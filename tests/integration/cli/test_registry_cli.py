@@ -92,7 +92,7 @@ def test_teams_projects_and_keys_of_each_kind(real_redis: Redis, run_cli: Any) -
         "require_write_key": True,
     }
     defaults = ok_json(run_cli, "projects", "create", "--project-id", "o1", "--team-id", "other", "--name", "O")
-    assert (defaults["domains"], defaults["timezone"], defaults["retention_days"]) == ([], "UTC", 0)
+    assert (defaults["domains"], defaults["timezone"], defaults["retention_days"]) == ([], "UTC", None)
     assert defaults["require_write_key"] is False
     assert [p["project_id"] for p in ok_json(run_cli, "projects", "list")["projects"]] == ["acme-web", "o1"]
     assert [p["project_id"] for p in ok_json(run_cli, "projects", "list", "--team-id", "other")["projects"]] == ["o1"]
