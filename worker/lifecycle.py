@@ -160,15 +160,10 @@ class ErasureRunner:
             raise ErasureFailed("the subject's values are gone from Redis")
         # 1. Inserts that may have read the tombstones before this one belong to these jobs.
         self._wait_started(self._started_now())
-        where, params = erase_store.condition(
-            erasure.subject_kind, values, erasure.team_id, erasure.project_id, erasure.received_before_ms
-        )
+        bound = self.store.received_bound(erasure)
+        where, params = erase_store.condition(erasure.subject_kind, values, erasure.team_id, erasure.project_id, bound)
         matcher = Matcher(self._key)
-        matcher.add(
-            erasure.subject_kind,
-            erasure.subject_hashes,
-            Rule(erasure.id, erasure.team_id, erasure.project_id, erasure.received_before_ms),
-        )
+        matcher.add(erasure.subject_kind, erasure.subject_hashes, Rule(erasure.id, erasure.team_id, erasure.project_id, bound))
         for _ in range(3):
             # 2. The store.
             erasure.rows_deleted += erase_store.delete(self._client, self._target, where, params)

@@ -18,12 +18,16 @@ from shared.lifecycle.subjects import MATCH_KINDS
 
 
 def condition(
-    kind: str, values: list[str], team_id: str | None, project_id: str | None, received_before_ms: int
+    kind: str, values: list[str], team_id: str | None, project_id: str | None, received_before_ms: int | None
 ) -> tuple[str, dict[str, Any]]:
+    """`received_before_ms`: None for every row of the subject (a suppressed one)."""
     if kind not in MATCH_KINDS:  # the column name is an identifier: from the allow-list only
         raise ValueError(f"not an erasable column: {kind!r}")
-    params: dict[str, Any] = {"_v": values, "_before": received_before_ms}
-    where = [f"has({{_v:Array(String)}}, {kind})", "received_at <= fromUnixTimestamp64Milli({_before:Int64}, 'UTC')"]
+    params: dict[str, Any] = {"_v": values}
+    where = [f"has({{_v:Array(String)}}, {kind})"]
+    if received_before_ms is not None:
+        where.append("received_at <= fromUnixTimestamp64Milli({_before:Int64}, 'UTC')")
+        params["_before"] = received_before_ms
     if team_id is not None:
         where.append("team_id = {_team:String}")
         params["_team"] = team_id

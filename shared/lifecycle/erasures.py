@@ -98,8 +98,8 @@ class Erasure(BaseModel):
     requested_by: str
     requested_at: str
     received_before_ms: int
-    """Events received up to here (the request, ms since the epoch) are erased; later ones are
-    new events (dropped only with `suppress`)."""
+    """The request's instant (ms since the epoch): events received up to here are erased, later
+    ones are new events. With `suppress`, every event of the subject until it is lifted."""
     started_at: str | None = None
     finished_at: str | None = None
     rows_deleted: int = 0
@@ -185,12 +185,15 @@ class ErasureStore:
             requested_at=now_iso(now),
             received_before_ms=now,
         )
+        # With `suppress`, writers refuse the subject's events received later too, for as long as
+        # the suppression lasts: an API process learns of it up to a poll later (within a second)
+        # and may queue an event meanwhile. Lifting it bounds the tombstone at that moment.
         tombstone = {
             "kind": kind,
             "hashes": erasure.subject_hashes,
             "team_id": team_id,
             "project_id": project_id,
-            "received_before_ms": now,
+            "received_before_ms": None if suppress else now,
             "until_ms": now + self._tombstone_ms,
         }
 
@@ -296,14 +299,33 @@ class ErasureStore:
         )
 
     def lift(self, suppression_id: str) -> None:
+        """The subject's events are stored again from now; the erasure's tombstone is bounded
+        here (what was received up to now stays refused)."""
+
         def change(pipe: Pipeline) -> None:
-            if not pipe.hexists(SUPPRESSIONS, suppression_id):
+            raw = pipe.hget(SUPPRESSIONS, suppression_id)
+            if raw is None:
                 raise NotFound(f"suppression {suppression_id!r} not found")
+            erasure_id = orjson.loads(raw)["erasure_id"]
+            stone = pipe.hget(TOMBSTONES, erasure_id)
             pipe.multi()
             pipe.hdel(SUPPRESSIONS, suppression_id)
             pipe.incr(registry.VERSION)
+            if stone is not None:
+                bounded = {**orjson.loads(stone), "received_before_ms": self._clock_ms()}
+                pipe.hset(TOMBSTONES, erasure_id, orjson.dumps(bounded))
+                pipe.incr(VERSION)
 
-        self._change(change, SUPPRESSIONS)
+        self._change(change, SUPPRESSIONS, TOMBSTONES)
+
+    def received_bound(self, erasure: Erasure) -> int | None:
+        """Up to when the erasure reaches: its tombstone's bound (None: every event of the
+        subject, while it is suppressed), else the request's instant."""
+        stone = self._redis.hget(TOMBSTONES, erasure.id)
+        if stone is None:
+            return erasure.received_before_ms
+        bound = orjson.loads(stone)["received_before_ms"]
+        return None if bound is None else int(bound)
 
     def _change(self, change: Callable[[Pipeline], T], *watched: str) -> T:
         result: T = self._redis.transaction(change, *watched, value_from_callable=True)  # type: ignore[arg-type,assignment]

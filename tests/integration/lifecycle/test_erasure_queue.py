@@ -193,3 +193,23 @@ def _register(redis: Redis, settings: Settings, project_id: str) -> None:
     store = registry_store(redis, settings)
     store.create_team(TeamIn(team_id="t-erase", name="T"))
     store.create_project(ProjectIn(project_id=project_id, team_id="t-erase", name="P"))
+
+
+def test_a_suppressing_erasure_refuses_later_events_until_lifted(
+    real_redis: Redis, migrated: Client, settings: Settings
+) -> None:
+    """An API process learns of a suppression up to a poll later and may queue the subject's
+    event meanwhile: the writers refuse it too. Once lifted, new events are stored again."""
+    queue = events_queue(real_redis, settings)
+    store = ErasureStore.for_settings(real_redis, settings)
+    erasure = store.request(ErasureIn.model_validate({"subject": {"user_id": ["u-1"]}, "suppress": True}))
+    enqueue_rows(queue, [row("window-1", "u-1", received=datetime.now(UTC) + timedelta(seconds=1))], settings)
+    work(real_redis, settings, real_writer(migrated, settings))
+    assert inserted(migrated, settings.clickhouse_database) == once_each([])
+    assert erasure.suppression_id is not None
+    store.lift(erasure.suppression_id)
+    enqueue_rows(queue, [row("after-lift", "u-1", received=datetime.now(UTC) + timedelta(seconds=1))], settings)
+    work(real_redis, settings, real_writer(migrated, settings))
+    run(real_redis, settings, migrated)
+    assert store.get(erasure.id).status == "done"
+    assert inserted(migrated, settings.clickhouse_database) == once_each(["after-lift"])
