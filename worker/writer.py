@@ -12,28 +12,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
 from shared import metrics
+from shared.event.times import epoch_ms as epoch_ms  # where the workers import it from
 from shared.store.schema import TIME_COLUMNS
 
 log = logging.getLogger(__name__)
 
 Columns = Sequence[Sequence[Any]]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Writer(Protocol):
     def write(self, columns: Sequence[str], data: Columns, *, token: str) -> int: ...
-
-
-def epoch_ms(iso: str) -> int:
-    """An ISO-8601 UTC string (as the queue carries times) as ms since the epoch."""
-    return (datetime.fromisoformat(iso) - _EPOCH) // _MILLISECOND
 
 
 def _ticks(values: Sequence[str | None]) -> list[int | None]:

@@ -18,6 +18,15 @@ def utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def epoch_ms(text: str) -> int:
+    """An ISO-8601 UTC string (as the queue carries times) as ms since the epoch."""
+    return (datetime.fromisoformat(text) - _EPOCH) // _MILLISECOND
+
+
 def iso(value: datetime) -> str:
     # `value` is UTC with millisecond precision: "2024-05-01T12:30:15.123Z".
     return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

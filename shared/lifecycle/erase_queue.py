@@ -23,11 +23,11 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from shared.event.times import epoch_ms
 from shared.lifecycle.subjects import Matcher
 from shared.queue.columnar import Entry, unpack
 from shared.queue.jobs import INSERT_EVENTS
 from shared.queue.serializer import OrjsonSerializer
-from worker.writer import epoch_ms
 
 log = logging.getLogger(__name__)
 

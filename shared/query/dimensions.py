@@ -41,9 +41,12 @@ _PLAIN: Final = (
     "conversion_type",
 )
 _FLAGS: Final = ("is_qr_scan", "is_bounce", "is_bot")
+FILTER_ONLY: Final = ("user_email", "visitor_id")
+"""Filtered on, never grouped by: one person's events (an export filtered on them answers a
+subject access request), where a group-by would list people."""
 
 COLUMN_SQL: Final[dict[str, str]] = {
-    **{name: name for name in _PLAIN},  # String or LowCardinality(String) columns
+    **{name: name for name in (*_PLAIN, *FILTER_ONLY)},  # String or LowCardinality(String) columns
     **{name: f"if({name}, 'true', 'false')" for name in _FLAGS},
     "referrer_domain": "domainWithoutWWW(referrer)",
 }
@@ -61,10 +64,11 @@ _TIME_SQL: Final[dict[TimeGrain, str]] = {
     "week": "toString(toMonday(event_time, {tz}))",
     "month": "toString(toStartOfMonth(event_time, {tz}))",
 }
-PERSONAL_COLUMNS: Final = frozenset({"user_id"})
+PERSONAL_COLUMNS: Final = frozenset({"user_id", *FILTER_ONLY})
 PERSONAL_ATTRIBUTES: Final = frozenset({"user_attributes"})
 """What a stats key (a public dashboard link) may not group or filter by: who the visitor is.
-`user_email`, `user_name`, `ip_address` and `user_agent` are no dimension for anyone."""
+`user_name`, `ip_address` and `user_agent` are no dimension for anyone; `user_email` and
+`visitor_id` are filters only (FILTER_ONLY)."""
 URL_COLUMNS: Final = frozenset({"link_original_url", "referrer"})
 """Read by a stats key without their query string and fragment (tokens, e-mails, click ids
 travel there); so are attribute values, which may be URLs (the tracker's page)."""
@@ -73,7 +77,7 @@ VALUE_MAX_CHARS: Final = 1024
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@$/-]{0,99}$")
 
 DIMENSION_NAMES: Final = (
-    *COLUMN_SQL,
+    *(name for name in COLUMN_SQL if name not in FILTER_ONLY),
     "link_tag",
     *(f"{column}.<key>" for column in JSON_COLUMNS),
     *(f"time:{grain}" for grain in TIME_GRAINS),
@@ -127,9 +131,14 @@ class Dimension:
         return f"leftUTF8({expression}, {VALUE_MAX_CHARS})" if self.free_text else expression
 
 
-def parse_dimension(name: str, field: str, *, time_allowed: bool = True, public: bool = False) -> Dimension:
-    """`public`: for a stats key, which may not read personal dimensions (403)."""
+def parse_dimension(
+    name: str, field: str, *, time_allowed: bool = True, public: bool = False, grouping: bool = True
+) -> Dimension:
+    """`public`: for a stats key, which may not read personal dimensions (403). `grouping`:
+    a dimension to group by (FILTER_ONLY ones are refused), else a filter's."""
     dimension = _parse_dimension(name, field, time_allowed=time_allowed)
+    if grouping and dimension.column in FILTER_ONLY:
+        raise QueryError(field, f"{name!r} can be filtered on, not grouped by")
     if not public:
         return dimension
     if dimension.column in PERSONAL_COLUMNS or (

@@ -161,7 +161,7 @@ def parse_filters(
         raise QueryError("filters", f"at most {MAX_FILTER_CHARS} characters of values in all")
     for i, (operator, name, values) in enumerate(raw):
         field = f"filters.{i}"
-        dimension = parse_dimension(name, field, time_allowed=False, public=public)
+        dimension = parse_dimension(name, field, time_allowed=False, public=public, grouping=False)
         if not 1 <= len(values) <= MAX_FILTER_VALUES:
             raise QueryError(field, f"needs 1 to {MAX_FILTER_VALUES} values")
         texts = tuple(_text(v) for v in values)
