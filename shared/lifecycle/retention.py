@@ -5,8 +5,8 @@ TRACKHOUSE_RETENTION_DAYS; 0 is forever. Two halves, so that no read ever shows 
 row, even before it is physically gone:
 - reads add `Retention.condition` to their WHERE (cutoffs computed at the read's instant);
 - a worker runs `enforce` every RETENTION_INTERVAL_SECONDS: a month (partition) whose every
-  project has expired is dropped whole, which costs nothing but unlinking its parts; a month
-  where some projects' rows expired gets a lightweight DELETE of just those rows, which marks
+  project has expired is dropped whole, which costs nothing but unlinking its parts; every
+  other expired row goes in one lightweight DELETE (the reads' condition, negated), which marks
   them in a mask column and leaves merges to drop them.
 Why not a TTL: TTL expressions are per table, fixed in the DDL, while retention here changes
 per project at run time; a TTL rewritten on every change would rematerialise the whole table.

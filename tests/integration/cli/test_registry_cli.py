@@ -12,52 +12,14 @@ import pytest
 from redis import Redis
 
 from cli import main as cli
-from shared.queue.redis_server import RedisServer, free_port
+from shared.queue.redis_server import free_port
 from shared.registry.store import RegistryStore
 from shared.registry.view import Grant, RegistryView
+from tests.support.cli_runs import ok, ok_json, refused
 
 pytestmark = pytest.mark.integration
 
 SECRET = re.compile(r"\bth[wsrv]_[A-Za-z0-9]{32}\b")
-
-
-@pytest.fixture
-def run_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_server: RedisServer
-) -> Any:
-    """`trackhouse …` in this process, against the test's Redis: (exit code, out, err)."""
-    monkeypatch.setenv("TRACKHOUSE_REDIS_URL", redis_server.url)
-    # main() replaces the root logger's handlers, which would outlive this test's capture.
-    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-def ok(run_cli: Any, *argv: str) -> str:
-    code, out, err = run_cli(*argv)
-    assert (code, err) == (0, ""), err
-    return str(out)
-
-
-def ok_json(run_cli: Any, *argv: str) -> Any:
-    return json.loads(ok(run_cli, *argv, "--json"))
-
-
-def refused(run_cli: Any, code: int, *argv: str) -> str:
-    """The command fails with `code` and one line on stderr naming it; returns that line."""
-    got, out, err = run_cli(*argv)
-    assert got == code, (got, out, err)
-    assert out == ""
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert "Traceback" not in err
-    assert err.startswith(f"trackhouse {argv[0]}")
-    return str(err)
 
 
 def grant_of(redis: Redis, secret: str) -> Grant | None:
