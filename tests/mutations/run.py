@@ -324,6 +324,46 @@ MUTATIONS = (
         "if found.kind not in WRITE_KINDS or project is None:",
         ("tests/integration/api/test_write_access.py::test_unknown_revoked_and_read_keys_cannot_write",),
     ),
+    Mutation(
+        "no-tombstone-check",
+        "an event of an erased subject acknowledged before the request is never stored, wherever it waited",
+        "worker/jobs.py",
+        "        writer = FilteringWriter(writer, matcher)",
+        "        pass",
+        ("tests/integration/lifecycle/test_erasure_queue.py::test_the_writer_refuses_what_was_acknowledged_before_the_request_and_queued_after",),
+    ),
+    Mutation(
+        "no-queue-rewrite",
+        "an erasure takes the subject's events out of queued jobs, retries and dead letters",
+        "shared/lifecycle/erase_queue.py",
+        "                removed = sum(covered)",
+        "                removed = 0",
+        ("tests/integration/lifecycle/test_erasure_queue.py::test_an_erasure_reaches_the_store_the_queue_retries_and_dead_letters",),
+    ),
+    Mutation(
+        "no-store-delete",
+        "an erasure deletes the subject's stored rows",
+        "shared/lifecycle/erase_store.py",
+        "    if found:",
+        "    if False:",
+        ("tests/integration/lifecycle/test_erasure_api.py::test_deleting_a_project_with_erase_removes_its_events_only",),
+    ),
+    Mutation(
+        "retention-not-in-reads",
+        "no read shows an event past its project's retention, deleted yet or not",
+        "shared/query/sql.py",
+        "        conditions.append(kept)\n    if not selection.bots:",
+        "        pass\n    if not selection.bots:",
+        ("tests/integration/lifecycle/test_retention.py::test_reads_show_only_the_retention_window_and_the_store_drops_the_rest",),
+    ),
+    Mutation(
+        "suppression-ignored",
+        "a suppressed subject's later events are answered 201 and dropped",
+        "api/suppressions.py",
+        "return SUPPRESSED if matcher.match(row, _never, ip=ip) is not None else None",
+        "return None",
+        ("tests/integration/lifecycle/test_erasure_api.py::test_suppression_drops_the_subjects_later_events_until_lifted",),
+    ),
 )
 
 
