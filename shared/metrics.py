@@ -156,9 +156,11 @@ EVENTS_ERASED_AT_WRITE = Counter(
     "trackhouse_events_erased_at_write",
     "Events a writer left out of its insert: an erasure's tombstone names their subject.",
 )
-ERASURES_FINISHED = Counter(
+_erasures_finished = Counter(
     "trackhouse_erasures_finished", "Erasures run to their end, by outcome.", ["status"]
 )
+ERASURES_DONE = _erasures_finished.labels("done")
+ERASURES_FAILED = _erasures_finished.labels("failed")
 EVENTS_REJECTED_BY_STORE = Counter(
     "trackhouse_events_rejected_by_store", "Events the store refused for their data (dead-lettered)."
 )

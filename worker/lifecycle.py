@@ -140,14 +140,14 @@ class ErasureRunner:
             if erasure.attempts >= MAX_ATTEMPTS:
                 erasure.status = "failed"
                 erasure.finished_at = self._now()
-                metrics.ERASURES_FINISHED.labels("failed").inc()
+                metrics.ERASURES_FAILED.inc()
             self.store.update(erasure)
             return erasure.status == "failed"
         erasure.status = "done"
         erasure.error = None
         erasure.finished_at = self._now()
         self.store.update(erasure)
-        metrics.ERASURES_FINISHED.labels("done").inc()
+        metrics.ERASURES_DONE.inc()
         log.info(
             "erasure %s done: %d stored rows deleted, %d queued events removed",
             erasure.id, erasure.rows_deleted, erasure.queued_removed,
