@@ -130,7 +130,9 @@ def test_engagement_measures_visible_time_when_the_page_is_left(
     page = ctx.new_page()
     # The page's clock is the test's: 42 s pass on it, exactly.
     start = datetime.now(UTC).replace(microsecond=0)
-    page.clock.install(time=start)
+    # Installed a little before `start`: pause_at cannot go back, and a loaded machine may
+    # take a moment between the two calls.
+    page.clock.install(time=start - timedelta(seconds=5))
     page.clock.pause_at(start)
     with expect_event(page, stack.base, "view") as view:
         page.goto(url)
@@ -332,7 +334,9 @@ def test_hidden_time_is_not_counted_and_a_views_parts_add_up(
     )
     page = ctx.new_page()
     start = datetime.now(UTC).replace(microsecond=0)
-    page.clock.install(time=start)
+    # Installed a little before `start`: pause_at cannot go back, and a loaded machine may
+    # take a moment between the two calls.
+    page.clock.install(time=start - timedelta(seconds=5))
     page.clock.pause_at(start)
     with expect_event(page, stack.base, "view") as view:
         page.goto(url)
