@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast screenshots docs lint bench bench-query bench-tail fuzz chaos chaos-embedded mutate clean
+.PHONY: run test test-fast screenshots docs lint bench bench-query bench-retention bench-tail fuzz chaos chaos-embedded mutate clean
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,13 @@ bench: $(BIN)/.installed-embedded,dev
 ## query loops (wrk); prints a table and rewrites its section of BENCHMARKS.md. ~10 min.
 bench-query: $(BIN)/.installed-embedded,dev
 	$(BIN)/python -m bench.query --events $${QUERY_EVENTS:-10000000}
+
+## Retention enforcement: 10 M synthetic events over a year in chDB (RETENTION_EVENTS=N for another
+## count), trackhouse's partition drops + lightweight DELETE vs ALTER … DELETE and MODIFY TTL on copies
+## of the same rows (time, bytes written, expired rows left), and /track while the worker enforces it
+## (wrk); prints the tables and rewrites its section of BENCHMARKS.md. ~20 min.
+bench-retention: $(BIN)/.installed-embedded,dev
+	$(BIN)/python -m bench.retention --events $${RETENTION_EVENTS:-10000000}
 
 ## Where the latency tail comes from: `trackhouse up` (one API process) under /track and /batch load
 ## with a probe (GC pauses, event-loop stalls, enqueue times) and py-spy if installed (`pip install
