@@ -16,9 +16,10 @@ $(BIN)/.installed-%: pyproject.toml
 run: $(BIN)/.installed-embedded
 	$(BIN)/trackhouse up
 
-## Run the whole test suite against a real redis-server and chDB.
+## Run the whole test suite against a real redis-server and chDB, in TEST_WORKERS processes
+## (default 2: each test file in one process, its module fixtures started once).
 test: $(BIN)/.installed-embedded,dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $${TEST_WORKERS:-2} --dist loadfile
 
 ## The tests that need no real server (no redis-server, chDB, `trackhouse up`, Chromium): the
 ## `integration`, `browser` and `fuzz` markers deselected (a fixture that starts a server fails a
